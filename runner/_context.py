@@ -1,0 +1,81 @@
+"""The run context: the one module that reads ``RUNNER_*`` environment variables.
+
+The launcher sets them for a submitted script; ``Run.get_context()`` reads them
+here once per process. Standard library only, like everything a script imports.
+
+Variables:
+    RUNNER_WORKSPACE   the workspace root (also overrides workspace discovery)
+    RUNNER_RUN_ID      the id of the run this process belongs to
+    RUNNER_EXPERIMENT  that run's experiment name
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+
+WORKSPACE_VAR = "RUNNER_WORKSPACE"
+RUN_ID_VAR = "RUNNER_RUN_ID"
+EXPERIMENT_VAR = "RUNNER_EXPERIMENT"
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """Where a submitted run's process logs to."""
+
+    workspace: str
+    run_id: str
+    experiment: str
+
+
+_lock = threading.Lock()
+_context: RunContext | None = None
+_context_read = False
+_current_run = None  # the per-process Run singleton
+
+
+def run_context() -> RunContext | None:
+    """The context the launcher gave this process, or None outside a submitted run."""
+    global _context, _context_read
+    if not _context_read:
+        env = os.environ
+        if env.get(RUN_ID_VAR) and env.get(WORKSPACE_VAR) and env.get(EXPERIMENT_VAR):
+            _context = RunContext(env[WORKSPACE_VAR], env[RUN_ID_VAR], env[EXPERIMENT_VAR])
+        _context_read = True
+    return _context
+
+
+def workspace_override() -> str | None:
+    """``RUNNER_WORKSPACE`` if set: the workspace every lookup uses."""
+    return os.environ.get(WORKSPACE_VAR) or None
+
+
+def context_environ(workspace: str, run_id: str, experiment: str) -> dict[str, str]:
+    """The variables a launched script gets so that ``Run.get_context()`` finds its run."""
+    return {
+        WORKSPACE_VAR: workspace,
+        RUN_ID_VAR: run_id,
+        EXPERIMENT_VAR: experiment,
+        # read by scripts written for Azure ML that look at these directly
+        "AZUREML_RUN_ID": run_id,
+        "AZUREML_ARM_PROJECT_NAME": experiment,
+    }
+
+
+def current_run(factory):
+    """The per-process run singleton, made by ``factory(context)`` on first use."""
+    global _current_run
+    with _lock:
+        if _current_run is None:
+            _current_run = factory(run_context())
+        return _current_run
+
+
+def reset() -> None:
+    """Forget what was read (tests, and a forked child that becomes another run)."""
+    global _context, _context_read, _current_run
+    with _lock:
+        _context = None
+        _context_read = False
+        _current_run = None

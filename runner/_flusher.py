@@ -1,0 +1,92 @@
+"""Writes logged metrics in the background, so ``run.log`` never waits for disk.
+
+One daemon thread per process serves every run with unwritten values. It writes
+at least every half second, and everything is written at ``flush()``, at
+interpreter exit (atexit) and on SIGTERM, so a process killed with SIGKILL loses
+at most what it logged in the last second.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import signal
+import threading
+import weakref
+from typing import Protocol
+
+log = logging.getLogger(__name__)
+
+INTERVAL = 0.5
+
+
+class _Flushable(Protocol):
+    def _write_pending(self) -> None: ...
+
+    def _on_terminate(self) -> None: ...
+
+
+_runs: weakref.WeakSet = weakref.WeakSet()
+_lock = threading.Lock()
+_wake = threading.Event()
+_thread: threading.Thread | None = None
+_thread_pid: int | None = None
+_sigterm_installed = False
+
+
+def register(run: _Flushable) -> None:
+    """Have ``run`` flushed in the background from now on."""
+    global _thread, _thread_pid
+    with _lock:
+        _runs.add(run)
+        if _thread is None or _thread_pid != os.getpid() or not _thread.is_alive():
+            _thread = threading.Thread(target=_loop, name="runner-metrics", daemon=True)
+            _thread_pid = os.getpid()
+            _thread.start()
+            _install_sigterm()
+
+
+def _loop() -> None:
+    while True:
+        _wake.wait(INTERVAL)
+        _wake.clear()
+        flush_all()
+
+
+def flush_all() -> None:
+    """Write every registered run's pending values now."""
+    for run in list(_runs):
+        try:
+            run._write_pending()
+        except Exception:  # noqa: BLE001 - never kill the training loop
+            log.warning("could not write metrics of run %s", getattr(run, "id", "?"),
+                        exc_info=True)
+
+
+def _install_sigterm() -> None:
+    """Flush on SIGTERM, then die of it as before, if nobody else handles SIGTERM."""
+    global _sigterm_installed
+    if _sigterm_installed or threading.current_thread() is not threading.main_thread():
+        return
+    try:
+        if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+            return
+        signal.signal(signal.SIGTERM, _on_sigterm)
+        _sigterm_installed = True
+    except (ValueError, OSError):  # pragma: no cover - not the main thread/interpreter
+        pass
+
+
+def _on_sigterm(signum, frame) -> None:  # noqa: ARG001
+    flush_all()
+    for run in list(_runs):
+        try:
+            run._on_terminate()
+        except Exception:  # noqa: BLE001
+            pass
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+atexit.register(flush_all)

@@ -1,0 +1,753 @@
+"""The ``Run``: what a script logs into and what every reader looks at.
+
+A ``Run`` is a handle on one row of the store plus its folder. Logging calls
+queue values in memory (see ``_metrics.MetricBuffer``) and a background thread
+writes them (``_flusher``); reads go to the store and pass through
+``_liveness.reconcile`` so a run whose owner died is reported Failed.
+
+Standard library only on the logging path: ``import runner;
+Run.get_context().log(...)`` must work in a bare virtualenv.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import shutil
+import threading
+import time
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, Iterable, Iterator
+
+from . import _artifacts, _context, _flusher, _liveness, _metrics, _proc
+from ._exceptions import (
+    ArtifactError,
+    ArtifactNotFound,
+    MetricError,
+    RunEnvironmentError,
+    UsageError,
+)
+from ._models import (
+    CANCEL_REQUESTED,
+    CANCELED,
+    COMPLETED,
+    FAILED,
+    PREPARING,
+    QUEUED,
+    RUNNING,
+    RunStatus,
+    error_record,
+    exception_error,
+)
+
+if TYPE_CHECKING:
+    from ._experiment import Experiment
+    from ._workspace import Workspace
+
+_IMAGE_MAGIC = (
+    (b"\x89PNG\r\n\x1a\n", "png"),
+    (b"\xff\xd8\xff", "jpeg"),
+    (b"GIF87a", "gif"),
+    (b"GIF89a", "gif"),
+    (b"BM", "bmp"),
+    (b"II*\x00", "tiff"),
+    (b"MM\x00*", "tiff"),
+)
+
+
+def _iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def _image_kind(path: Path) -> str | None:
+    with open(path, "rb") as f:
+        head = f.read(512)
+    for magic, kind in _IMAGE_MAGIC:
+        if head.startswith(magic):
+            return kind
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp"
+    if b"<svg" in head.lower():
+        return "svg"
+    return None
+
+
+class Run:
+    """One run of an experiment: log into it, read it back, end it.
+
+    Open any run from any process with ``Run(experiment, run_id)`` or
+    ``Run.get(workspace, run_id)``; inside a submitted script use
+    ``Run.get_context()``.
+    """
+
+    def __init__(self, experiment: Experiment, run_id: str, outputs: str | None = None,
+                 **kwargs: Any) -> None:
+        self._experiment = experiment
+        self._store = experiment.workspace.store
+        self._row = kwargs.get("_row") or self._store.get_run(run_id)
+        if self._row["experiment"] != experiment.name:
+            from ._exceptions import RunNotFound
+
+            raise RunNotFound(
+                f"run {run_id!r} belongs to experiment {self._row['experiment']!r}, not "
+                f"{experiment.name!r}.",
+                run_id=run_id,
+            )
+        self._id = run_id
+        self._in_run = bool(kwargs.get("_in_run"))
+        self._owner = bool(kwargs.get("_owner"))
+        self._outputs: Path | None = Path(outputs).resolve() if outputs else None
+        if self._outputs is not None:
+            self._outputs.mkdir(parents=True, exist_ok=True)
+        self._buffer = _metrics.MetricBuffer()
+        self._fast = self._buffer.fast
+        self._registered = False
+        self._unwritten: list = []
+        # One writer at a time: two threads flushing at once (the background
+        # flusher and flush()/get_metrics()) could commit their drains out of order.
+        # Reentrant because the SIGTERM handler may flush on the thread that holds it.
+        self._write_lock = threading.RLock()
+
+    # ------------------------------------------------------------ construction
+
+    @classmethod
+    def get(cls, workspace: Workspace, run_id: str) -> Run:
+        """Open the run ``run_id`` of ``workspace``, whatever its experiment.
+
+        Raises:
+            RunNotFound: no such run in the workspace.
+        """
+        from ._experiment import Experiment
+
+        row = workspace.store.get_run(run_id)
+        return cls(Experiment(workspace, row["experiment"]), run_id, _row=row)
+
+    @classmethod
+    def get_context(cls, allow_offline: bool = True, **kwargs: Any) -> Run:
+        """The run this process belongs to, or an offline run outside a submitted run.
+
+        Inside a submitted run the same object is returned on every call.
+
+        Raises:
+            RunEnvironmentError: outside a submitted run with ``allow_offline=False``.
+        """
+        ctx = _context.run_context()
+        if ctx is None:
+            if not allow_offline:
+                raise RunEnvironmentError(
+                    "Run.get_context(allow_offline=False) was called outside a submitted "
+                    "run; submit the script with `runner submit` or Experiment.submit(), "
+                    "or allow an offline run."
+                )
+            from ._offline import OfflineRun
+
+            return OfflineRun()  # type: ignore[return-value]
+        return _context.current_run(_context_run)
+
+    # --------------------------------------------------------------- identity
+
+    @property
+    def id(self) -> str:
+        """The run id."""
+        return self._id
+
+    @property
+    def experiment(self) -> Experiment:
+        """The experiment this run belongs to."""
+        return self._experiment
+
+    @property
+    def type(self) -> str:
+        """``interactive``, ``script`` or ``child``."""
+        return self._row["type"]
+
+    @property
+    def display_name(self) -> str | None:
+        """A name for people; defaults to None (shown as the id)."""
+        return self._store.get_run(self._id)["display_name"]
+
+    @display_name.setter
+    def display_name(self, value: str | None) -> None:
+        self._store.update_run(self._id, display_name=None if value is None else str(value))
+
+    @property
+    def name(self) -> str:
+        """The display name, or the run id when there is none."""
+        return self.display_name or self._id
+
+    @property
+    def description(self) -> str | None:
+        """Free text about the run."""
+        return self._store.get_run(self._id)["description"]
+
+    @description.setter
+    def description(self, value: str | None) -> None:
+        self._store.update_run(self._id, description=None if value is None else str(value))
+
+    @property
+    def status(self) -> str:
+        """The current status (same as :meth:`get_status`)."""
+        return self.get_status()
+
+    @property
+    def tags(self) -> dict[str, str | None]:
+        """The run's tags (same as :meth:`get_tags`)."""
+        return self.get_tags()
+
+    @property
+    def properties(self) -> dict[str, str | None]:
+        """The run's properties (same as :meth:`get_properties`)."""
+        return self.get_properties()
+
+    @property
+    def parent(self) -> Run | None:
+        """The parent run, or None for a top-level run."""
+        parent_id = self._row["parent_id"]
+        return Run.get(self._experiment.workspace, parent_id) if parent_id else None
+
+    @property
+    def folder(self) -> Path:
+        """The run's folder: ``outputs/``, ``logs/`` and uploaded files."""
+        return self._experiment.workspace.paths.run_dir(self._id)
+
+    def __repr__(self) -> str:
+        return f"<Run {self._id} experiment={self._experiment.name} status={self.get_status()}>"
+
+    def __str__(self) -> str:
+        return (f"Run(Experiment: {self._experiment.name},\nId: {self._id},\n"
+                f"Type: {self.type},\nStatus: {self.get_status()})")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Run) and other._id == self._id
+
+    def __hash__(self) -> int:
+        return hash(self._id)
+
+    # ---------------------------------------------------------------- metrics
+
+    def log(self, name: str, value: Any, description: str = "", step: int | None = None) -> None:
+        """Log one value of metric ``name``; repeated calls make a list in order.
+
+        Raises:
+            MetricError: ``value`` is a list, range or generator (use ``log_list``).
+        """
+        if step is None and type(value) is float:
+            try:
+                self._fast[name].append(value)
+                return
+            except KeyError:
+                pass
+        self._add(name, _metrics.SCALAR, _metrics.normalize_value(name, value), step)
+
+    def log_list(self, name: str, value: Iterable[Any], description: str = "") -> None:
+        """Log every element of ``value`` as a value of metric ``name``."""
+        if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__iter__"):
+            raise MetricError(f"log_list({name!r}, value) needs a list of values, "
+                              f"not {type(value).__name__}.", metric=name)
+        values = []
+        for item in value:
+            if isinstance(item, (list, tuple, dict, set)):
+                raise MetricError(
+                    f"log_list({name!r}) elements must be single values, not "
+                    f"{type(item).__name__}; use log_table for rows of several values.",
+                    metric=name,
+                )
+            values.append(_metrics.normalize_value(name, item, where="log_list"))
+        for item in values:
+            self._add(name, _metrics.SCALAR, item, None)
+
+    def log_row(self, name: str, description: str | None = None, **kwargs: Any) -> None:
+        """Log one row of table ``name``; columns are the keyword arguments."""
+        if not kwargs:
+            raise MetricError(f"log_row({name!r}) needs at least one column=value.",
+                              metric=name)
+        row = {col: _metrics.normalize_row_value(name, col, v) for col, v in kwargs.items()}
+        self._add(name, _metrics.TABLE, row, None)
+
+    def log_table(self, name: str, value: dict[str, Any], description: str = "") -> None:
+        """Append rows given as ``{column: [values...]}`` to table ``name``.
+
+        Raises:
+            MetricError: not a dict, or columns of different lengths.
+        """
+        for row in _metrics.table_rows(name, value):
+            self._add(name, _metrics.TABLE, row, None)
+
+    def log_image(self, name: str, path: str | os.PathLike[str] | None = None,
+                  plot: Any = None, description: str = "") -> None:
+        """Store an image file (``path``) or a matplotlib figure (``plot``) as metric ``name``.
+
+        Raises:
+            MetricError: both or neither of ``path`` and ``plot``, or not an image.
+        """
+        if (path is None) == (plot is None):
+            raise MetricError(
+                f"log_image({name!r}) takes exactly one of path= (an image file) or plot= "
+                "(a matplotlib figure or pyplot).",
+                metric=name,
+            )
+        if path is not None:
+            source = Path(path)
+            if not source.is_file():
+                raise MetricError(f"log_image({name!r}): no image file at {source}.",
+                                  metric=name)
+            if _image_kind(source) is None:
+                raise MetricError(
+                    f"log_image({name!r}): {source} is not an image (png, jpeg, gif, bmp, "
+                    "tiff, webp or svg).",
+                    metric=name,
+                )
+            raw = os.fspath(path)
+            artifact = raw if not os.path.isabs(raw) and ".." not in Path(raw).parts \
+                else source.name
+            if self._in_run_samefile(artifact, source):
+                self._register(artifact)
+            else:
+                self.upload_file(artifact, source)
+        else:
+            if not hasattr(plot, "savefig"):
+                raise MetricError(
+                    f"log_image({name!r}): plot= must have a savefig() method (a matplotlib "
+                    "figure or pyplot).",
+                    metric=name,
+                )
+            import io
+
+            buffer = io.BytesIO()
+            plot.savefig(buffer, format="png")
+            buffer.seek(0)
+            artifact = f"{name}_{int(time.time())}.png"
+            self.upload_file(artifact, buffer)
+        self._add(name, _metrics.IMAGE, _artifacts.artifact_name(artifact), None)
+
+    def _add(self, name: str, kind: str, value: Any, step: int | None) -> None:
+        if not isinstance(name, str) or not name:
+            raise MetricError(f"metric name must be a non-empty string, not {name!r}.")
+        self._buffer.add(name, kind, value, step)
+        if not self._registered:
+            self._registered = True
+            _flusher.register(self)
+
+    def _write_pending(self) -> None:
+        with self._write_lock:
+            drained = self._unwritten + self._buffer.drain()
+            self._unwritten = []
+            if not drained:
+                return
+            try:
+                self._store.write_metrics(self._id, drained)
+            except Exception:
+                self._unwritten = drained
+                raise
+
+    def _on_terminate(self) -> None:
+        """SIGTERM in the owning process: an interactive run ends Failed, outputs kept."""
+        if self._owner and not self._in_run:
+            self._end(FAILED, error_record("The process was terminated (SIGTERM).",
+                                           code="Terminated"))
+
+    def flush(self, timeout_seconds: float = 300) -> None:
+        """Write every value logged so far to the store now."""
+        self._write_pending()
+
+    def get_metrics(self, name: str | None = None, recursive: bool = False,
+                    **kwargs: Any) -> dict[str, Any]:
+        """The run's metrics in Azure ML's shapes.
+
+        A value logged once is bare, several times a list in order; a table is
+        ``{column: [...]}`` (one row: ``{column: value}``); an image is the stored
+        file's name. With ``name``, ``{name: value}`` or ``{}``. With
+        ``recursive``, ``{run_id: {...}}`` over this run and its descendants,
+        leaving out runs with no metrics.
+        """
+        if self._registered:
+            self._write_pending()
+        # Values other handles of this process logged (a child's, or another handle
+        # on this run) are still in memory: write them so this read sees them.
+        _flusher.flush_all()
+        if recursive:
+            out = {}
+            for run_id in [self._id, *(r["id"] for r in self._store.children(self._id, True))]:
+                metrics = _shape_all(self._store.read_metrics(run_id, name))
+                if metrics:
+                    out[run_id] = metrics
+            return out
+        return _shape_all(self._store.read_metrics(self._id, name))
+
+    def get_system_metrics(self) -> dict[str, Any]:
+        """CPU and memory samples the supervisor took of a submitted run's processes."""
+        return _shape_all(self._store.read_metrics(self._id, system=True))
+
+    # ------------------------------------------------------ tags and properties
+
+    def tag(self, key: str, value: Any = None) -> None:
+        """Set one tag (a key-only tag has the value None)."""
+        self._store.set_tags(self._id, {key: value})
+
+    def set_tags(self, tags: dict[str, Any]) -> None:
+        """Set several tags; values are stored as strings, other tags are kept."""
+        if not isinstance(tags, dict):
+            raise UsageError(f"set_tags() takes a dict, not {type(tags).__name__}.")
+        self._store.set_tags(self._id, tags)
+
+    def get_tags(self) -> dict[str, str | None]:
+        """The run's tags."""
+        return self._store.tags(self._id)
+
+    def remove_tags(self, tags: Iterable[str]) -> None:
+        """Remove the named tags."""
+        if isinstance(tags, str):
+            tags = [tags]
+        self._store.remove_tags(self._id, list(tags))
+
+    def add_properties(self, properties: dict[str, Any]) -> None:
+        """Add properties; they are add-only, changing one is an error."""
+        if not isinstance(properties, dict):
+            raise UsageError(
+                f"add_properties() takes a dict, not {type(properties).__name__}.")
+        self._store.add_properties(self._id, properties)
+
+    def get_properties(self) -> dict[str, str | None]:
+        """The run's properties."""
+        return self._store.properties(self._id)
+
+    # ------------------------------------------------------------------ files
+
+    def upload_file(self, name: str, path_or_stream: str | os.PathLike[str] | IO[Any],
+                    **kwargs: Any) -> None:
+        """Store a file (or the content of a stream) in the run under ``name``.
+
+        Raises:
+            ArtifactError: the name escapes the run folder or is taken already.
+        """
+        artifact = _artifacts.artifact_name(name)
+        if not hasattr(path_or_stream, "read"):
+            source = Path(path_or_stream)  # type: ignore[arg-type]
+            if not source.is_file():
+                raise ArtifactError(f"upload_file({name!r}): no file at {source}.",
+                                    name=name)
+            if self._in_run_samefile(artifact, source):
+                self._register(artifact)
+                return
+        if (self.folder / artifact).exists() or artifact in self._store.artifacts(self._id):
+            raise ArtifactError(
+                f"run {self._id} already has a file named {artifact!r}; artifacts are "
+                "write-once, upload under another name.",
+                name=artifact,
+            )
+        self._store.add_artifact(self._id, artifact)
+        try:
+            _artifacts.write_new(self.folder / artifact, path_or_stream)
+        except BaseException:
+            self._store.remove_artifact(self._id, artifact)
+            raise
+
+    def _in_run_samefile(self, artifact: str, source: Path) -> bool:
+        target = self.folder / artifact
+        try:
+            return target.exists() and os.path.samefile(target, source)
+        except OSError:
+            return False
+
+    def _register(self, artifact: str) -> None:
+        if artifact not in self._store.artifacts(self._id):
+            self._store.add_artifact(self._id, artifact)
+
+    def upload_files(self, names: list[str], paths: list[str], **kwargs: Any) -> None:
+        """Upload several files: ``names[i]`` from ``paths[i]``."""
+        if len(names) != len(paths):
+            raise UsageError(
+                f"upload_files() got {len(names)} names and {len(paths)} paths; give one "
+                "name per path.")
+        checked = [_artifacts.artifact_name(n) for n in names]
+        for artifact, path in zip(checked, paths):
+            self.upload_file(artifact, path)
+
+    def upload_folder(self, name: str, path: str | os.PathLike[str], **kwargs: Any) -> None:
+        """Upload every file under folder ``path`` as ``name/<relative path>``."""
+        folder = Path(path)
+        if not folder.is_dir():
+            raise ArtifactError(f"upload_folder({name!r}): {folder} is not a folder.",
+                                name=name)
+        prefix = _artifacts.artifact_name(name)
+        files = sorted(p for p in folder.rglob("*") if p.is_file())
+        names = [f"{prefix}/{p.relative_to(folder).as_posix()}" for p in files]
+        self.upload_files(names, [str(p) for p in files])
+
+    def get_file_names(self) -> list[str]:
+        """Names of the run's files: ``outputs/``, ``logs/`` and uploaded ones."""
+        names = set(self._store.artifacts(self._id))
+        names.update(_artifacts.record_files(self.folder))
+        return sorted(names)
+
+    def download_file(self, name: str, output_file_path: str | os.PathLike[str] | None = None,
+                      **kwargs: Any) -> str:
+        """Copy the run's file ``name`` to ``output_file_path`` (default: its basename
+        in the current folder; into it when it is a folder). Returns the path written.
+
+        Raises:
+            ArtifactNotFound: the run has no such file (the message lists some it has).
+        """
+        artifact = _artifacts.artifact_name(name)
+        source = self.folder / artifact
+        if not source.is_file() or artifact not in self.get_file_names():
+            available = self.get_file_names()
+            shown = ", ".join(available[:20]) or "none"
+            raise ArtifactNotFound(
+                f"run {self._id} has no file {artifact!r}; its files are: {shown}.",
+                name=artifact, run_id=self._id,
+            )
+        dest = Path(output_file_path) if output_file_path else Path(Path(artifact).name)
+        if dest.is_dir():
+            dest = dest / Path(artifact).name
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, dest)
+        return str(dest)
+
+    def download_files(self, prefix: str | None = None,
+                       output_directory: str | os.PathLike[str] | None = None,
+                       append_prefix: bool = True, **kwargs: Any) -> list[str]:
+        """Copy every file whose name starts with ``prefix`` into ``output_directory``.
+
+        Returns the paths written.
+        """
+        names = self.get_file_names()
+        if prefix:
+            clean = _artifacts.artifact_name(prefix)
+            names = [n for n in names if n == clean or n.startswith(clean.rstrip("/") + "/")]
+            if not names:
+                raise ArtifactNotFound(f"run {self._id} has no files under {prefix!r}.",
+                                       name=prefix, run_id=self._id)
+        out = Path(output_directory or ".")
+        written = []
+        for artifact in names:
+            rel = artifact
+            if prefix and not append_prefix:
+                rel = artifact[len(_artifacts.artifact_name(prefix)):].lstrip("/") or \
+                    Path(artifact).name
+            dest = out / rel
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(self.folder / artifact, dest)
+            written.append(str(dest))
+        return written
+
+    # -------------------------------------------------------------- lifecycle
+
+    def _refresh(self) -> dict[str, Any]:
+        row = self._row
+        if row["status"] in RunStatus.TERMINAL:
+            return row
+        self._row = _liveness.reconcile(self._store, self._store.get_run(self._id))
+        return self._row
+
+    def get_status(self) -> str:
+        """The run's status (terminal statuses are cached)."""
+        return self._refresh()["status"]
+
+    def get_details(self) -> dict[str, Any]:
+        """The run's record with Azure ML's camelCase keys (``runId``, ``status``, ...)."""
+        row = self._refresh()
+        details: dict[str, Any] = {
+            "runId": self._id,
+            "experiment": row["experiment"],
+            "displayName": row["display_name"],
+            "type": row["type"],
+            "target": "local",
+            "status": row["status"],
+            "parentRunId": row["parent_id"],
+            "createdTimeUtc": _iso(row["created"]),
+            "startTimeUtc": _iso(row["start_time"]),
+            "properties": self.get_properties(),
+            "tags": self.get_tags(),
+            "inputDatasets": [],
+            "outputDatasets": [],
+            "runDefinition": row["definition"] or {},
+            "logFiles": self._log_files(),
+            "submittedBy": _user(),
+            "snapshotId": row["snapshot_id"],
+            "warnings": [],
+        }
+        if row["status"] in RunStatus.TERMINAL:
+            details["endTimeUtc"] = _iso(row["end_time"])
+        if row["error"]:
+            details["error"] = row["error"]
+        if row["exit_code"] is not None:
+            details["exitCode"] = row["exit_code"]
+        if row["system"]:
+            details["system"] = row["system"]
+        return details
+
+    def _log_files(self) -> dict[str, str]:
+        logs = self.folder / "logs"
+        if not logs.is_dir():
+            return {}
+        return {
+            name: str(self.folder / name)
+            for name in _artifacts.record_files(self.folder)
+            if name.startswith("logs/")
+        }
+
+    def complete(self, _set_status: bool = True) -> None:
+        """Flush, store the tracked outputs and mark the run Completed.
+
+        Inside a submitted script this only flushes: the status comes from the
+        script's exit.
+        """
+        self._end(COMPLETED, None)
+
+    def fail(self, error_details: str | BaseException | None = None,
+             error_code: str | None = None, _set_status: bool = True) -> None:
+        """Flush, store the outputs and mark the run Failed with ``error_details``.
+
+        Inside a submitted script the error is recorded but the status still
+        comes from the script's exit.
+        """
+        if error_details is None:
+            error = error_record("The run was marked failed.", code=error_code or "UserError")
+        elif isinstance(error_details, BaseException):
+            import traceback
+
+            text = "".join(traceback.format_exception(
+                type(error_details), error_details, error_details.__traceback__))
+            error = exception_error(error_details, text)
+            if error_code:
+                error["error"]["code"] = error_code
+        elif isinstance(error_details, str):
+            error = error_record(error_details, code=error_code or "UserError")
+        else:
+            raise TypeError("error_details must be a str or an exception, not "
+                            f"{type(error_details).__name__}")
+        self._end(FAILED, error)
+
+    def cancel(self) -> None:
+        """Cancel the run: a submitted run's processes are ended (SIGTERM, grace,
+        SIGKILL) by its supervisor; an interactive run is marked Canceled."""
+        if self._in_run:
+            return
+        row = self._store.get_run(self._id)
+        if row["status"] in RunStatus.TERMINAL:
+            return
+        if row["type"] == "script":
+            from ._control import request_cancel
+
+            request_cancel(self._experiment.workspace, row)
+            self._row = self._store.get_run(self._id)
+            return
+        self._end(CANCELED, None)
+
+    def _end(self, status: str, error: dict[str, Any] | None) -> None:
+        if self._registered:
+            self._write_pending()
+        if self._in_run:
+            if error is not None:
+                self._store.update_run(self._id, error=error)
+            return
+        row = self._store.get_run(self._id)
+        if row["status"] in RunStatus.TERMINAL:
+            return
+        if self._outputs is not None and self._outputs.is_dir():
+            _artifacts.copy_tree_new(self._outputs, self.folder / "outputs")
+        self._store.update_run(
+            self._id, status=status, end_time=time.time(), error=error,
+            only_if_status=(QUEUED, PREPARING, RUNNING, CANCEL_REQUESTED, "NotStarted",
+                            "Finalizing"),
+        )
+        self._row = self._store.get_run(self._id)
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc is None or (isinstance(exc, SystemExit) and exc.code in (None, 0)):
+            self.complete()
+        else:
+            self.fail(exc)
+
+    # -------------------------------------------------------------- children
+
+    def child_run(self, name: str | None = None, run_id: str | None = None,
+                  outputs: str | None = None) -> Run:
+        """Start a child run (Running) owned by this process."""
+        child_id = run_id or str(uuid.uuid4())
+        pid, started = _proc.identity()
+        now = time.time()
+        self._store.insert_run(
+            child_id, self._experiment.name, parent_id=self._id, type="child",
+            display_name=name, status=RUNNING, created=now, start_time=now,
+            owner_pid=pid, owner_start=started,
+        )
+        self._experiment.workspace.paths.run_dir(child_id).mkdir(parents=True, exist_ok=True)
+        return Run(self._experiment, child_id, outputs=outputs, _owner=True)
+
+    def get_children(self, recursive: bool = False, **kwargs: Any) -> Iterator[Run]:
+        """Child runs, newest first (all descendants with ``recursive``)."""
+        rows = _liveness.reconcile_all(self._store, self._store.children(self._id, recursive))
+        for row in rows:
+            yield Run(self._experiment, row["id"], _row=row)
+
+    def submit_child(self, config: Any, tags: dict[str, Any] | None = None,
+                     **kwargs: Any) -> Run:
+        """Submit ``config`` (a ScriptRunConfig) as a child run of this run."""
+        return self._experiment.submit(config, tags=tags, _parent_id=self._id, **kwargs)
+
+    # -------------------------------------------------------------- snapshots
+
+    def get_snapshot_id(self) -> str | None:
+        """The id of the snapshot of the run's source, if it has one."""
+        return self._store.get_run(self._id)["snapshot_id"]
+
+    def restore_snapshot(self, snapshot_id: str | None = None,
+                         path: str | os.PathLike[str] | None = None) -> str:
+        """Write the run's snapshot (or ``snapshot_id``) as files into ``path``.
+
+        Returns the folder written (default: ``./snapshot_<id>``).
+        """
+        from ._snapshot import restore_snapshot
+
+        snapshot = snapshot_id or self.get_snapshot_id()
+        if not snapshot:
+            raise UsageError(f"run {self._id} has no snapshot.", run_id=self._id)
+        dest = Path(path) if path else Path(f"snapshot_{snapshot}")
+        return str(restore_snapshot(self._experiment.workspace.paths, snapshot, dest))
+
+    def get_portal_url(self) -> str:
+        """Where to look at the run: a ``file://`` URL of its folder."""
+        return self.folder.resolve().as_uri()
+
+    def wait_for_completion(self, show_output: bool = False, wait_post_processing: bool = False,
+                            raise_on_error: bool = True) -> dict[str, Any]:
+        """Wait for the run to end (from any process) and return :meth:`get_details`.
+
+        With ``show_output`` the run's log is printed as it is written.
+
+        Raises:
+            RunFailed: the run ended Failed and ``raise_on_error`` is True.
+        """
+        from ._wait import wait_for_completion
+
+        return wait_for_completion(self, show_output=show_output,
+                                   wait_post_processing=wait_post_processing,
+                                   raise_on_error=raise_on_error)
+
+
+def _shape_all(raw: dict[str, tuple[str, list[Any]]]) -> dict[str, Any]:
+    return {name: _metrics.shape(kind, values) for name, (kind, values) in raw.items()}
+
+
+def _user() -> str | None:
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no user name in some containers
+        return None
+
+
+def _context_run(ctx: _context.RunContext) -> Run:
+    from ._experiment import Experiment
+    from ._workspace import Workspace
+
+    experiment = Experiment(Workspace(ctx.workspace), ctx.experiment)
+    return Run(experiment, ctx.run_id, _in_run=True)

@@ -1,0 +1,132 @@
+"""``.runner/config.yaml``: the workspace's settings, documented and validated.
+
+Unknown keys and wrong types are errors that name the key and the file, so a
+typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from ._exceptions import ConfigError
+
+#: Written by ``runner init``; every setting with its default and meaning.
+TEMPLATE = """\
+# runner workspace settings. Every key is optional; shown values are the defaults.
+
+# Runs allowed to prepare or run at once; more submissions wait as Queued.
+# (default: the number of CPUs)
+# max_concurrent_runs: 4
+
+# Snapshot limits for a submitted source directory (like Azure ML's).
+# snapshot_max_bytes: 314572800     # 300 MB
+# snapshot_max_files: 2000
+
+# Seconds between SIGTERM and SIGKILL when a run is canceled or times out.
+# cancel_grace_seconds: 10
+
+# Seconds between samples of a run's CPU and memory (the first is taken at once).
+# sample_interval_seconds: 10
+
+# How the supervisor of a submitted run starts: "fork" (fast, POSIX) or "exec"
+# (a fresh `python -m runner._supervisor RUN_ID` process).
+# supervisor_start: fork
+"""
+
+
+@dataclass
+class WorkspaceConfig:
+    """The settings of one workspace (see ``TEMPLATE`` for their meaning)."""
+
+    max_concurrent_runs: int = field(default_factory=lambda: os.cpu_count() or 1)
+    snapshot_max_bytes: int = 300 * 1024 * 1024
+    snapshot_max_files: int = 2000
+    cancel_grace_seconds: float = 10.0
+    sample_interval_seconds: float = 10.0
+    supervisor_start: str = "fork" if hasattr(os, "fork") else "exec"
+
+
+_TYPES: dict[str, tuple[type, ...]] = {
+    "max_concurrent_runs": (int,),
+    "snapshot_max_bytes": (int,),
+    "snapshot_max_files": (int,),
+    "cancel_grace_seconds": (int, float),
+    "sample_interval_seconds": (int, float),
+    "supervisor_start": (str,),
+}
+
+
+def load_config(path: Path) -> WorkspaceConfig:
+    """Read and validate ``config.yaml``; a missing file gives the defaults.
+
+    Raises:
+        ConfigError: unparsable YAML (with the line), not a mapping, an unknown
+            key, or a value of the wrong type or range.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return WorkspaceConfig()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc}", path=str(path)) from exc
+    import yaml
+
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(
+            f"{path} is not valid YAML{where}: {problem}; fix the file or delete it to "
+            "use the defaults.",
+            path=str(path),
+        ) from exc
+    if data is None:
+        return WorkspaceConfig()
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{path} must be a mapping of setting: value, not {type(data).__name__}.",
+            path=str(path),
+        )
+    return config_from_dict(data, source=str(path))
+
+
+def config_from_dict(data: dict[str, Any], source: str = "config") -> WorkspaceConfig:
+    """Validate a settings mapping into a :class:`WorkspaceConfig`."""
+    known = {f.name for f in fields(WorkspaceConfig)}
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in known:
+            raise ConfigError(
+                f"unknown setting {key!r} in {source}; known settings: "
+                f"{', '.join(sorted(known))}.",
+                key=key, path=source,
+            )
+        types = _TYPES[key]
+        if isinstance(value, bool) or not isinstance(value, types):
+            raise ConfigError(
+                f"setting {key!r} in {source} must be {' or '.join(t.__name__ for t in types)}, "
+                f"not {value!r}.",
+                key=key, path=source,
+            )
+        values[key] = value
+    config = WorkspaceConfig(**values)
+    for key in ("max_concurrent_runs", "snapshot_max_bytes", "snapshot_max_files"):
+        if getattr(config, key) < 1:
+            raise ConfigError(f"setting {key!r} in {source} must be at least 1.",
+                              key=key, path=source)
+    for key in ("cancel_grace_seconds", "sample_interval_seconds"):
+        if getattr(config, key) < 0:
+            raise ConfigError(f"setting {key!r} in {source} must not be negative.",
+                              key=key, path=source)
+    if config.supervisor_start not in ("fork", "exec"):
+        raise ConfigError(
+            f"setting 'supervisor_start' in {source} must be 'fork' or 'exec', "
+            f"not {config.supervisor_start!r}.",
+            key="supervisor_start", path=source,
+        )
+    return config
