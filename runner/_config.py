@@ -179,7 +179,7 @@ def _stringify(value: Any, what: str) -> str:
             f"{type(value).__name__}: {value!r}. Pass each element separately.")
     try:
         return str(value)
-    except Exception as exc:  # noqa: BLE001 - a broken __str__
+    except Exception as exc:
         raise UsageError(
             f"{what}: a {type(value).__name__} value cannot be turned into a string "
             f"({exc}); pass a string.") from exc

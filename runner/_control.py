@@ -40,6 +40,7 @@ def start_supervisor(ws: Workspace, run_id: str, private: dict[str, Any], mode: 
     run_dir = ws.paths.run_dir(run_id)
     event = threading.Event()
     if mode == "fork":
+        _preload()
         with no_connections_open():
             pid = os.fork()
             if pid == 0:  # pragma: no cover - the child; measured by its effects
@@ -62,6 +63,12 @@ def start_supervisor(ws: Workspace, run_id: str, private: dict[str, Any], mode: 
     return pid
 
 
+def _preload() -> None:
+    """Import what the supervisor needs once here, so no forked child imports it again."""
+    from . import _envs, _launch, _shim, _snapshot, _supervisor  # noqa: F401
+    from ._envs import _cache, _interp  # noqa: F401
+
+
 def _child(ws: Workspace, run_id: str, private: dict[str, Any], run_dir: Path) -> None:
     """In the forked child: detach, supervise, and leave without running any
     of the parent's exit handlers."""
@@ -80,7 +87,7 @@ def _child(ws: Workspace, run_id: str, private: dict[str, Any], run_dir: Path) -
         from ._supervisor import Supervisor
 
         _context.reset()
-        code = Supervisor(str(ws.root), run_id, private).run()
+        code = Supervisor(str(ws.root), run_id, private, ws.config).run()
     except BaseException:  # noqa: BLE001
         try:
             os.write(2, traceback.format_exc().encode())

@@ -6,8 +6,9 @@ import os
 import re
 import time
 import uuid
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from . import _liveness, _proc
 from ._exceptions import UsageError
@@ -69,6 +70,13 @@ class Experiment:
         from ._run import Run
 
         store = self.workspace.store
+        if status:
+            # Settle dead owners first, so a status filter sees the statuses readers report
+            # (a run still stored Running whose owner died is Failed).
+            from ._models import RunStatus
+
+            unfinished = tuple(s for s in RunStatus.ALL if s not in RunStatus.TERMINAL)
+            _liveness.reconcile_all(store, store.active_runs(unfinished))
         rows = store.query_runs(
             experiment=self.name, run_type=type, tags=tags, properties=properties,
             include_children=include_children,

@@ -27,7 +27,9 @@ class _Flushable(Protocol):
     def _on_terminate(self) -> None: ...
 
 
-_runs: weakref.WeakSet = weakref.WeakSet()
+# Keyed by id(): Run handles compare equal by run id, and a WeakSet would keep only
+# one of two handles on the same run, leaving the other's values unwritten.
+_runs: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
 _lock = threading.Lock()
 _wake = threading.Event()
 _thread: threading.Thread | None = None
@@ -39,7 +41,7 @@ def register(run: _Flushable) -> None:
     """Have ``run`` flushed in the background from now on."""
     global _thread, _thread_pid
     with _lock:
-        _runs.add(run)
+        _runs[id(run)] = run
         if _thread is None or _thread_pid != os.getpid() or not _thread.is_alive():
             _thread = threading.Thread(target=_loop, name="runner-metrics", daemon=True)
             _thread_pid = os.getpid()
@@ -56,10 +58,10 @@ def _loop() -> None:
 
 def flush_all() -> None:
     """Write every registered run's pending values now."""
-    for run in list(_runs):
+    for run in list(_runs.values()):
         try:
             run._write_pending()
-        except Exception:  # noqa: BLE001 - never kill the training loop
+        except Exception:
             log.warning("could not write metrics of run %s", getattr(run, "id", "?"),
                         exc_info=True)
 
@@ -78,9 +80,9 @@ def _install_sigterm() -> None:
         pass
 
 
-def _on_sigterm(signum, frame) -> None:  # noqa: ARG001
+def _on_sigterm(signum, frame) -> None:
     flush_all()
-    for run in list(_runs):
+    for run in list(_runs.values()):
         try:
             run._on_terminate()
         except Exception:  # noqa: BLE001

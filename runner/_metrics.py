@@ -17,7 +17,8 @@ import threading
 import types
 import warnings
 from array import array
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from ._exceptions import MetricError
 

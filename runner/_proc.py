@@ -11,7 +11,7 @@ import os
 import signal
 import sys
 import time
-from typing import Iterable
+from collections.abc import Iterable
 
 #: Two readings of one process's start time agree within this many seconds.
 _TOLERANCE = 1.0
@@ -49,6 +49,8 @@ def _proc_start_time(pid: int) -> float | None:
 
 def start_time(pid: int) -> float | None:
     """When process ``pid`` started (epoch seconds), or None if it does not exist."""
+    if sys.platform.startswith("linux"):
+        return _proc_start_time(pid)
     ps = _psutil()
     if ps is not None:
         try:
@@ -74,8 +76,21 @@ def is_alive(pid: int | None, started: float | None) -> bool:
     """
     if not pid:
         return True
-    ps = _psutil()
-    if ps is not None:
+    if sys.platform.startswith("linux"):
+        state = _proc_state(pid)
+        if state is None or state in (b"Z", b"X"):
+            return False
+        created = _proc_start_time(pid)
+    else:
+        ps = _psutil()
+        if ps is None:  # pragma: no cover - in-run side without psutil
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return False
+            except PermissionError:
+                return True
+            return True
         try:
             proc = ps.Process(pid)
             if proc.status() == ps.STATUS_ZOMBIE:
@@ -85,17 +100,18 @@ def is_alive(pid: int | None, started: float | None) -> bool:
             return False
         except ps.AccessDenied:  # pragma: no cover - another user's process
             return True
-    else:  # pragma: no cover - in-run side without psutil
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        created = start_time(pid)
     if started is None or created is None:
         return True
     return abs(created - started) <= _TOLERANCE
+
+
+def _proc_state(pid: int) -> bytes | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    return data[data.rfind(b")") + 2 :].split(b" ", 1)[0]
 
 
 def tree(pid: int) -> list:

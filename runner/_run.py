@@ -17,9 +17,10 @@ import shutil
 import threading
 import time
 import uuid
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Iterable, Iterator
+from typing import IO, TYPE_CHECKING, Any
 
 from . import _artifacts, _context, _flusher, _liveness, _metrics, _proc
 from ._exceptions import (

@@ -28,11 +28,9 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 #: Runs the user's script as ``python script.py args`` would, and records an
 #: uncaught exception (type, message, traceback tail) for the supervisor.
 BOOT = r'''"""Start a submitted script as `python SCRIPT ARGS...` would, recording a crash."""
-import json
 import os
 import runpy
 import sys
-import traceback
 
 
 def main():
@@ -48,6 +46,9 @@ def main():
     except SystemExit:
         raise
     except BaseException as exc:
+        import json
+        import traceback
+
         tb = exc.__traceback__
         target = os.path.abspath(script)
         while tb is not None and os.path.abspath(tb.tb_frame.f_code.co_filename) != target:

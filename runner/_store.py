@@ -17,8 +17,9 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 from . import _metrics
 from ._exceptions import ArtifactError, RunNotFound, StoreError, UsageError
@@ -395,7 +396,8 @@ class Store:
             WITH RECURSIVE d(id) AS (
                 SELECT id FROM runs WHERE parent_id = ?
                 UNION ALL SELECT r.id FROM runs r JOIN d ON r.parent_id = d.id)
-            """ + _SELECT_RUN + " WHERE r.id IN (SELECT id FROM d) ORDER BY r.created DESC, r.rowid DESC",
+            """ + _SELECT_RUN
+            + " WHERE r.id IN (SELECT id FROM d) ORDER BY r.created DESC, r.rowid DESC",
             (run_id,),
         )
         return [_run_dict(row) for row in rows]

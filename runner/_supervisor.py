@@ -64,14 +64,15 @@ def touch_status(run_dir: Path, status: str) -> None:
 class Supervisor:
     """Runs one submitted run to its end. See the module docstring."""
 
-    def __init__(self, root: str, run_id: str, private: dict[str, Any] | None = None) -> None:
+    def __init__(self, root: str, run_id: str, private: dict[str, Any] | None = None,
+                 config: Any = None) -> None:
         """``private`` holds what the record keeps only redacted: the environment
         definition and the variables, in clear (passed in memory or by env var)."""
         from ._workspace import Workspace
 
         self.ws = Workspace(root)
         self.store = self.ws.store
-        self.config = self.ws.config
+        self.config = config if config is not None else self.ws.config
         self.run_id = run_id
         self.run_dir = self.ws.paths.run_dir(run_id)
         self.row = self.store.get_run(run_id)
@@ -99,7 +100,7 @@ class Supervisor:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
 
-    def _on_cancel_signal(self, signum, frame) -> None:  # noqa: ARG002
+    def _on_cancel_signal(self, signum, frame) -> None:
         self.cancel_flag = True
 
     def _sleep(self, timeout: float) -> None:
@@ -167,27 +168,25 @@ class Supervisor:
             self._sleep(QUEUE_POLL)
 
     def _prepare_and_launch(self) -> bool:
-        from ._envs import canonical, prepare_environment
-        from ._launch import plan_launch, spawn
-        from ._shim import ensure_shim
-        from ._snapshot import materialize
+        from . import _envs, _launch, _shim, _snapshot
+        from ._envs import canonical
 
         paths = self.ws.paths
         logs = self.run_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         snapshot_id = self.row["snapshot_id"]
         if snapshot_id:
-            materialize(paths, snapshot_id, self.run_dir)
+            _snapshot.materialize(paths, snapshot_id, self.run_dir)
         env_spec = self.private.get("environment", self.definition.get("environment"))
         managed = env_spec is not None and \
             not canonical(env_spec)["python"]["user_managed_dependencies"]
         try:
             if managed:
                 with open(logs / "env_build.txt", "ab", buffering=0) as out:
-                    resolved = prepare_environment(env_spec, paths, out, run_id=self.run_id,
+                    resolved = _envs.prepare_environment(env_spec, paths, out, run_id=self.run_id,
                                                    pid=os.getpid())
             else:
-                resolved = prepare_environment(env_spec, paths, None)
+                resolved = _envs.prepare_environment(env_spec, paths, None)
         except Exception as exc:  # noqa: BLE001 - the run fails with the reason
             message = getattr(exc, "message", None) or str(exc)
             self._finish(FAILED, error_record(
@@ -202,7 +201,7 @@ class Supervisor:
         if self._cancel_requested():
             self._finish(CANCELED, None)
             return False
-        plan = plan_launch(
+        plan = _launch.plan_launch(
             run_id=self.run_id, experiment=self.row["experiment"],
             workspace_root=paths.root, run_dir=self.run_dir, python=resolved.python,
             script=self.definition.get("script"),
@@ -210,10 +209,10 @@ class Supervisor:
             command=self.definition.get("command"),
             env_vars={**resolved.env_vars,
                       **self.private.get("env", self.definition.get("environmentVariables", {}))},
-            shim=ensure_shim(paths), base_env=dict(os.environ),
+            shim=_shim.ensure_shim(paths), base_env=dict(os.environ),
         )
         try:
-            self.proc = spawn(plan)
+            self.proc = _launch.spawn(plan)
         except OSError as exc:
             self._finish(FAILED, error_record(
                 f"The run's program could not be started: {exc}", code="UserError"))

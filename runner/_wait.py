@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import sys
-import threading
 from typing import TYPE_CHECKING, Any, TextIO
 
 from . import _control
@@ -27,8 +26,9 @@ POLL = 0.5
 class _Streamer:
     """Prints the run's logs in order, with a header when it moves to the next log."""
 
-    def __init__(self, run: Run, out: TextIO) -> None:
+    def __init__(self, run: Run, out: TextIO, headers: bool = True) -> None:
         self.out = out
+        self.headers = headers
         self.followers = [(name, LogFollower(run.folder / name)) for name in LOG_ORDER]
         self.current: str | None = None
 
@@ -37,7 +37,7 @@ class _Streamer:
             lines = follower.read(final=final)
             if not lines:
                 continue
-            if name != self.current:
+            if name != self.current and self.headers:
                 self.current = name
                 self.out.write(f"\nStreaming {name}\n{'=' * (len(name) + 10)}\n\n")
             self.out.write("".join(line + "\n" for line in lines))
@@ -50,14 +50,13 @@ def wait_for_completion(run: Run, *, show_output: bool = False,
     """Wait for ``run`` to reach a terminal status; see ``Run.wait_for_completion``."""
     out = out or sys.stdout
     reaped = _control.done_event(run.id)
-    wake = threading.Event()
     streamer = _Streamer(run, out) if show_output else None
     if show_output:
         out.write(f"RunId: {run.id}\nWeb View: {run.get_portal_url()}\n")
         out.flush()
     watcher = None
     if show_output or reaped is None:
-        watcher = Watcher([run.folder / ".sys", run.folder / "logs"], wake)
+        watcher = Watcher([run.folder / ".sys", run.folder / "logs"])
     try:
         while True:
             status = run.get_status()
@@ -68,8 +67,7 @@ def wait_for_completion(run: Run, *, show_output: bool = False,
             if watcher is None and reaped is not None:
                 reaped.wait(POLL)
             else:
-                wake.wait(POLL)
-                wake.clear()
+                watcher.wait(POLL)
     finally:
         if watcher is not None:
             watcher.stop()
@@ -87,7 +85,20 @@ def wait_for_completion(run: Run, *, show_output: bool = False,
         message = (error.get("error") or {}).get("message") or \
             "Detailed error not set on the Run. Please check the logs for details."
         raise RunFailed(
-            f"Run {run.id} failed: {message}\nSee {run.folder / 'logs' / 'std_log.txt'}",
+            f"Run {run.id} failed: {message} (log: {run.folder / 'logs' / 'std_log.txt'})",
             run_id=run.id, error=error, details=details,
         )
     return details
+
+
+def follow_logs(run: Run, out: TextIO) -> None:
+    """Print the run's logs from the start, then as they grow, until the run ends."""
+    streamer = _Streamer(run, out, headers=False)
+    with Watcher([run.folder / ".sys", run.folder / "logs"]) as watcher:
+        while True:
+            status = run.get_status()
+            streamer.pump()
+            if status in RunStatus.TERMINAL:
+                break
+            watcher.wait(POLL)
+    streamer.pump(final=True)

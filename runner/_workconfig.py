@@ -6,6 +6,7 @@ typo never silently falls back to a default.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -67,11 +68,34 @@ def load_config(path: Path) -> WorkspaceConfig:
             key, or a value of the wrong type or range.
     """
     try:
+        st = path.stat()
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return WorkspaceConfig()
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc}", path=str(path)) from exc
+    stamp = [st.st_mtime_ns, st.st_size, st.st_ino]
+    cache = path.parent / "tmp" / "config.cache.json"
+    try:
+        cached = json.loads(cache.read_text(encoding="utf-8"))
+        if cached["stamp"] == stamp and cached["text"] == text:
+            return config_from_dict(cached["data"], source=str(path))
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    data = _parse(path, text)
+    config = config_from_dict(data or {}, source=str(path))
+    try:  # parsing YAML costs more than the rest of a `runner` command's startup
+        tmp = cache.with_name(f"{cache.name}.{os.getpid()}")
+        tmp.write_text(json.dumps({"stamp": stamp, "text": text, "data": data or {}}),
+                       encoding="utf-8")
+        os.replace(tmp, cache)
+    except (OSError, TypeError, ValueError):
+        pass
+    return config
+
+
+def _parse(path: Path, text: str) -> dict[str, Any] | None:
+    """The YAML mapping of ``config.yaml`` (None when empty)."""
     import yaml
 
     try:
@@ -85,14 +109,12 @@ def load_config(path: Path) -> WorkspaceConfig:
             "use the defaults.",
             path=str(path),
         ) from exc
-    if data is None:
-        return WorkspaceConfig()
-    if not isinstance(data, dict):
+    if data is not None and not isinstance(data, dict):
         raise ConfigError(
             f"{path} must be a mapping of setting: value, not {type(data).__name__}.",
             path=str(path),
         )
-    return config_from_dict(data, source=str(path))
+    return data
 
 
 def config_from_dict(data: dict[str, Any], source: str = "config") -> WorkspaceConfig:

@@ -1,0 +1,85 @@
+"""Submit of a one-line script to its completion, against `python script.py`.
+
+Run by hand: ``python tests/benchmarks/bench_submit.py [--repeat N]``; prints JSON.
+Targets: from Python (submit + wait_for_completion in a running process)
+<= 1.5x the bare script; via ``runner submit`` <= 3.5x.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def _median_time(fn, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=15)
+    args = parser.parse_args()
+
+    from runner import Experiment, ScriptRunConfig, Workspace
+
+    root = Path(tempfile.mkdtemp(prefix="bench-submit-"))
+    try:
+        src = root / "src"
+        src.mkdir()
+        (src / "script.py").write_text("print('hello')\n")
+        ws = Workspace.create(root / "ws")
+        exp = Experiment(ws, "bench")
+        config = ScriptRunConfig(str(src), "script.py")
+
+        def bare() -> None:
+            subprocess.run([sys.executable, "script.py"], cwd=src, check=True,
+                           stdout=subprocess.DEVNULL)
+
+        def from_python() -> None:
+            run = exp.submit(config)
+            run.wait_for_completion()
+
+        env = dict(os.environ, RUNNER_WORKSPACE=str(ws.root))
+        runner_cmd = shutil.which("runner") or "runner"
+
+        def via_cli() -> None:
+            subprocess.run([runner_cmd, "submit", "--experiment", "bench", "--source-dir",
+                            str(src), "script.py"], env=env, check=True,
+                           stdout=subprocess.DEVNULL)
+
+        bare()
+        from_python()  # warm: snapshot taken, shim built
+        t_bare = _median_time(bare, args.repeat)
+        t_py = _median_time(from_python, args.repeat)
+        result = {
+            "python_script_s": round(t_bare, 4),
+            "submit_wait_from_python_s": round(t_py, 4),
+            "ratio_from_python": round(t_py / t_bare, 2),
+        }
+        try:
+            via_cli()
+            t_cli = _median_time(via_cli, args.repeat)
+            result["runner_submit_cli_s"] = round(t_cli, 4)
+            result["ratio_cli"] = round(t_cli / t_bare, 2)
+        except (subprocess.CalledProcessError, FileNotFoundError) as exc:
+            result["runner_submit_cli_error"] = str(exc)
+        print(json.dumps(result, indent=2))
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
