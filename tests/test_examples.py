@@ -1,0 +1,122 @@
+"""The examples run as users run them, and leave the records they promise.
+
+Each example is copied to a temporary folder and run there in a subprocess
+with ``RUNNER_WORKSPACE`` naming a new workspace; the records are then read
+back through the API.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from runner import Experiment, Workspace
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+# Runs a script as `python script.py` would, with `import matplotlib` failing.
+WITHOUT_MATPLOTLIB = (
+    "import runpy, sys; sys.modules['matplotlib'] = None; "
+    "runpy.run_path(sys.argv[1], run_name='__main__')"
+)
+
+
+def run_example(tmp_path: Path, ws: Workspace, example: str, script: str,
+                *python_args: str) -> str:
+    """Run ``example/script`` from a copy, with ``tmp_path`` as the current folder;
+    return its stdout (the test fails on a non-zero exit)."""
+    folder = shutil.copytree(
+        EXAMPLES / example, tmp_path / example,
+        ignore=shutil.ignore_patterns("outputs", "__pycache__", "*.pkl"),
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RUNNER_")}
+    env["RUNNER_WORKSPACE"] = str(ws.root)
+    proc = subprocess.run(
+        [sys.executable, *python_args, str(Path(folder) / script)],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=100,
+    )
+    assert 0 == proc.returncode, proc.stdout + proc.stderr
+    return proc.stdout
+
+
+def test_train_within_notebook_makes_a_completed_run_per_alpha(tmp_path, ws):
+    """train-within-notebook leaves 20 Completed runs, each with alpha, mse and its model."""
+    run_example(tmp_path, ws, "train-within-notebook", "train.py")
+
+    runs = list(Experiment(ws, "train-within-notebook").get_runs())
+    assert 20 == len(runs)
+    for run in runs:
+        metrics = run.get_metrics()
+        assert "Completed" == run.get_status()
+        assert {"alpha", "mse"} == set(metrics)
+        assert [f"ridge_{metrics['alpha']:.2f}.pkl"] == run.get_file_names()
+    assert [] == list(tmp_path.glob("*.pkl"))
+
+
+def test_train_within_notebook_prints_the_run_with_the_lowest_mse(tmp_path, ws):
+    """train-within-notebook names as best the run whose mse is lowest."""
+    out = run_example(tmp_path, ws, "train-within-notebook", "train.py")
+
+    runs = Experiment(ws, "train-within-notebook").get_runs()
+    best = min(runs, key=lambda run: run.get_metrics()["mse"])
+    assert f"Best run is: {best.id}" in out
+
+
+def test_logging_api_records_every_metric_shape(tmp_path, ws):
+    """logging-api leaves one Completed run with a value, lists, tables, an image,
+    tags and properties."""
+    run_example(tmp_path, ws, "logging-api", "logging_api.py")
+
+    (run,) = Experiment(ws, "logging-api").get_runs()
+    metrics = run.get_metrics()
+    assert "Completed" == run.get_status()
+    assert 2 == metrics["A single number"]
+    assert [0, 1, 1, 2, 3, 5, 8, 13, 21, 34, 55, 89] == metrics["Fibonacci numbers"]
+    assert 20 == len(metrics["Sigmoid"])
+    assert {"angle": 20, "cos": 20} == {k: len(v) for k, v in metrics["Cosine Wave"].items()}
+    assert {"angle": 20, "sine": 20} == {k: len(v) for k, v in metrics["Sine Wave"].items()}
+    assert metrics["Sample image"] in run.get_file_names()
+    assert {"Run type": "example", "Quick": None} == run.get_tags()
+    assert "synthetic" == run.get_properties()["dataset"]
+
+
+def test_logging_api_logs_a_matplotlib_plot_when_matplotlib_is_installed(tmp_path, ws):
+    """logging-api logs the plot as a PNG named after the metric."""
+    pytest.importorskip("matplotlib")
+    run_example(tmp_path, ws, "logging-api", "logging_api.py")
+
+    (run,) = Experiment(ws, "logging-api").get_runs()
+    image = run.get_metrics()["Sample image"]
+    assert image.startswith("Sample image_") and image.endswith(".png"), image
+    assert PNG_MAGIC == (run.folder / image).read_bytes()[:8]
+
+
+def test_logging_api_logs_a_png_file_without_matplotlib(tmp_path, ws):
+    """logging-api without matplotlib logs the PNG it writes with the standard library."""
+    run_example(tmp_path, ws, "logging-api", "logging_api.py", "-c", WITHOUT_MATPLOTLIB)
+
+    (run,) = Experiment(ws, "logging-api").get_runs()
+    assert "sine.png" == run.get_metrics()["Sample image"]
+    assert PNG_MAGIC == (run.folder / "sine.png").read_bytes()[:8]
+
+
+def test_train_on_local_submits_a_run_that_logs_and_saves_20_models(tmp_path, ws):
+    """train-on-local's submit.py leaves a Completed run with 20 alphas, 20 mse values
+    and 20 models under outputs/."""
+    pytest.importorskip("runner._submit")
+    pytest.importorskip("runner._environment")
+    out = run_example(tmp_path, ws, "train-on-local", "submit.py")
+
+    (run,) = Experiment(ws, "train-on-local").get_runs()
+    metrics = run.get_metrics()
+    models = [n for n in run.get_file_names() if n.startswith("outputs/ridge_")]
+    assert "Completed" == run.get_status()
+    assert 20 == len(metrics["alpha"])
+    assert 20 == len(metrics["mse"])
+    assert [f"outputs/ridge_{a:.2f}.pkl" for a in metrics["alpha"]] == models
+    assert "alpha is 0.95, and mse is" in out
