@@ -597,7 +597,9 @@ def _definition_lines(definition: dict[str, Any]) -> list[tuple[str, str]]:
 # ==== EXTRA COMMANDS: modules listed here add commands to `runner` ====
 
 #: Modules that add commands to ``cli`` when they exist.
-_EXTRA_COMMAND_MODULES = ("runner._cli_submit", "runner._cli_env")
+_EXTRA_COMMAND_MODULES = (
+    "runner._cli_submit", "runner._cli_env", "runner._cli_studio", "runner._cli_server",
+)
 
 
 def _register_extra_commands(group: click.Group | None = None) -> None:
