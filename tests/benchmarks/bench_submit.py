@@ -53,6 +53,8 @@ def main() -> None:
             run.wait_for_completion()
 
         env = dict(os.environ, RUNNER_WORKSPACE=str(ws.root))
+        # As on a user's machine: compiled modules are cached after the first start.
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         runner_cmd = shutil.which("runner") or "runner"
 
         def via_cli() -> None:
