@@ -29,11 +29,12 @@ import shlex
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
-from runner._envs._build import BuildSpec, LogSink, find_conda
-from runner._envs._lock import release_lease
 from runner._envs._schema import normalize_env_dict
+
+if TYPE_CHECKING:
+    from runner._envs._build import BuildSpec
 from runner._exceptions import EnvironmentNotFound, EnvironmentSpecError
 from runner._paths import WorkspacePaths
 
@@ -112,8 +113,17 @@ def canonical(env: Any) -> dict[str, Any]:
     return normalize_env_dict(to_dict())
 
 
+def release_lease(paths: WorkspacePaths, env_hash: str, run_id: str) -> None:
+    """Drop run ``run_id``'s lease on environment ``env_hash`` (see :func:`acquire_lease`)."""
+    from runner._envs._lock import release_lease as release
+
+    release(paths, env_hash, run_id)
+
+
 def build_spec(data: dict[str, Any]) -> BuildSpec:
     """The install part of a canonical dict."""
+    from runner._envs._build import BuildSpec
+
     py = data["python"]
     return BuildSpec(python_version=py["version"], pip=tuple(py["pip"]),
                      pip_options=tuple(py["pip_options"]),
@@ -137,6 +147,8 @@ def _check_managed(data: dict[str, Any], paths: WorkspacePaths):
             f"list (pip names may differ), or set python.use_conda = true to build with "
             f"conda (needs conda, mamba or micromamba on PATH).",
             conda_packages=list(py["conda_packages"]))
+    from runner._envs._build import find_conda
+
     if py["use_conda"] and find_conda() is None:
         raise EnvironmentSpecError(
             f"Environment {name!r} sets python.use_conda, but no conda, mamba or micromamba is "
@@ -226,6 +238,7 @@ def prepare_environment(env: Any, paths: WorkspacePaths, log: BinaryIO | None, *
         EnvironmentBuildError: building failed; quotes the tool's last lines and names the log.
     """
     from runner._envs import _cache
+    from runner._envs._build import LogSink
     from runner._envs._interp import resolve_interpreter
 
     sink = LogSink(log)
