@@ -102,6 +102,13 @@ def submit(experiment: Experiment, config: ScriptRunConfig, tags: dict[str, Any]
     )
     run_id = run_id or new_run_id(experiment.name)
     env_dict = resolved.environment.to_dict() if resolved.environment is not None else None
+    if env_dict is not None:
+        # The supervisor runs in another folder: a relative interpreter path means this one.
+        python = env_dict.get("python") or {}
+        interpreter = python.get("interpreter_path")
+        if interpreter and ("/" in interpreter or os.sep in interpreter) \
+                and not os.path.isabs(interpreter):
+            python["interpreter_path"] = os.path.abspath(interpreter)
     definition = _definition(resolved, source, env_dict, redact_env_vars)
     pid, started = _proc.identity()
     run_dir = ws.paths.run_dir(run_id)

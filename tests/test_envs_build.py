@@ -7,8 +7,6 @@ renamed virtualenv still runs its scripts).
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import os
 import signal
@@ -16,7 +14,6 @@ import subprocess
 import sys
 import textwrap
 import time
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -31,47 +28,6 @@ from runner._paths import WorkspacePaths
 pytestmark = pytest.mark.slow
 HAS_UV = find_uv() is not None
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _make_wheel(folder: Path, name: str, module: str, requires: tuple[str, ...] = (),
-                scripts: dict[str, str] | None = None) -> Path:
-    """Write a pure-Python wheel by hand (no build tools, no network)."""
-    dist = f"{name}-1.0"
-    meta = "".join(f"Requires-Dist: {r}\n" for r in requires)
-    files = {
-        f"{name}.py": module,
-        f"{dist}.dist-info/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n{meta}",
-        f"{dist}.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
-                                   "Tag: py3-none-any\n",
-    }
-    if scripts:
-        files[f"{dist}.dist-info/entry_points.txt"] = "[console_scripts]\n" + "".join(
-            f"{k} = {v}\n" for k, v in scripts.items())
-    record = []
-    for path, text in files.items():
-        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=")
-        record.append(f"{path},sha256={digest.decode()},{len(text.encode())}")
-    record.append(f"{dist}.dist-info/RECORD,,")
-    files[f"{dist}.dist-info/RECORD"] = "\n".join(record) + "\n"
-    wheel = folder / f"{dist}-py3-none-any.whl"
-    with zipfile.ZipFile(wheel, "w") as zf:
-        for path, text in files.items():
-            zf.writestr(path, text)
-    return wheel
-
-
-@pytest.fixture(scope="session")
-def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("wheelhouse")
-    _make_wheel(folder, "rt_dep", "VALUE = 42\n")
-    _make_wheel(folder, "rt_hello", "import sys\nimport rt_dep\n\ndef main():\n"
-                "    print('hello', rt_dep.VALUE, sys.prefix)\n",
-                requires=("rt_dep",), scripts={"rt-hello": "rt_hello:main"})
-    proc = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d",
-                           str(folder), "six==1.16.0"], capture_output=True, text=True)
-    if proc.returncode != 0:
-        pytest.skip(f"cannot download six into a wheelhouse: {proc.stderr[-300:]}")
-    return folder
 
 
 def _ws(root: Path) -> WorkspacePaths:
