@@ -40,7 +40,7 @@ def start_supervisor(ws: Workspace, run_id: str, private: dict[str, Any], mode: 
     run_dir = ws.paths.run_dir(run_id)
     event = threading.Event()
     if mode == "fork":
-        _preload()
+        _preload(private)
         with no_connections_open():
             pid = os.fork()
             if pid == 0:  # pragma: no cover - the child; measured by its effects
@@ -63,10 +63,17 @@ def start_supervisor(ws: Workspace, run_id: str, private: dict[str, Any], mode: 
     return pid
 
 
-def _preload() -> None:
-    """Import what the supervisor needs once here, so no forked child imports it again."""
-    from . import _envs, _launch, _shim, _snapshot, _supervisor  # noqa: F401
-    from ._envs import _cache, _interp  # noqa: F401
+def _preload(private: dict[str, Any]) -> None:
+    """Import what the supervisor will need once here, so no forked child imports it
+    again; a managed environment's builder only when the run has one."""
+    from . import _launch, _shim, _snapshot, _supervisor  # noqa: F401
+
+    env = private.get("environment")
+    if env is not None:
+        from ._envs import _interp  # noqa: F401
+
+        if not (env.get("python") or {}).get("user_managed_dependencies", False):
+            from ._envs import _cache  # noqa: F401
 
 
 def _child(ws: Workspace, run_id: str, private: dict[str, Any], run_dir: Path) -> None:

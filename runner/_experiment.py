@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import time
-import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -116,6 +115,8 @@ class Experiment:
             outputs_dir = None
         else:
             outputs_dir = str(Path(outputs).resolve())
+        import uuid
+
         run_id = run_id or str(uuid.uuid4())
         pid, started = _proc.identity()
         now = time.time()

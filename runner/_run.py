@@ -16,7 +16,6 @@ import os
 import shutil
 import threading
 import time
-import uuid
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -673,6 +672,8 @@ class Run:
     def child_run(self, name: str | None = None, run_id: str | None = None,
                   outputs: str | None = None) -> Run:
         """Start a child run (Running) owned by this process."""
+        import uuid
+
         child_id = run_id or str(uuid.uuid4())
         pid, started = _proc.identity()
         now = time.time()
@@ -747,6 +748,10 @@ def _user() -> str | None:
 
 
 def _context_run(ctx: _context.RunContext) -> Run:
+    if ctx.tracking_uri:  # a run on another machine: log through the tracking server
+        from ._http_store import remote_run
+
+        return remote_run(ctx)
     from ._experiment import Experiment
     from ._workspace import Workspace
 

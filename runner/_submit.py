@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import time
-import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +25,7 @@ _RUN_TYPE = "script"
 
 def new_run_id(experiment: str) -> str:
     """``<experiment>_<unix seconds>_<8 hex>``, as Azure ML named submitted runs."""
-    return f"{experiment}_{int(time.time())}_{uuid.uuid4().hex[:8]}"
+    return f"{experiment}_{int(time.time())}_{os.urandom(4).hex()}"
 
 
 def check_script(source: Path, script: str) -> None:
