@@ -1,0 +1,152 @@
+"""Benchmark of runner._snapshot against ``cp -r`` on the same disk (run by hand).
+
+Usage::
+
+    python tests/benchmarks/bench_snapshot.py [--dir DIR] [--files 5000] [--mb 100] [--rounds 3]
+
+Builds a tree of ``--files`` files holding ``--mb`` MB of random bytes (sizes
+log-normally spread, 50 folders) under a temp folder in ``--dir`` (default: the
+current directory), next to a temp workspace, so both are on one filesystem.
+Each round times, after an ``os.sync()`` so that earlier writes do not bill the
+next step: ``cp -r``; reading + sha256 of every file; a first snapshot into a
+fresh workspace and its ``materialize()``; a warm re-snapshot (unchanged tree);
+a warm re-snapshot + ``materialize()``. Prints one JSON object: medians over
+rounds, their ratios to ``cp -r``, and the raw rounds.
+
+Nothing is deleted until the end: on ext4, creating files within minutes of
+deleting many is slow (the inode allocator skips recently deleted inodes), which
+would bill whichever step comes next. For the same reason, leave a few minutes
+between two runs of this benchmark (or point --dir at another filesystem).
+
+Targets: first snapshot + materialize <= 2.0x cp -r; warm re-snapshot <= 0.05x;
+warm re-snapshot + materialize <= 1.0x.
+
+File times are set one hour back: the stat cache does not trust files modified
+in the 2 seconds before a snapshot (they could change again within one
+timestamp tick unnoticed), and a real source tree is rarely that fresh.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from runner import _snapshot_copy
+from runner._paths import WorkspacePaths
+from runner._snapshot import SnapshotLimits, materialize, take_snapshot
+
+
+def build_tree(root: Path, files: int, total: int, seed: int = 7) -> None:
+    """Write ``files`` random files summing to ``total`` bytes under ``root``."""
+    rng = random.Random(seed)
+    weights = [rng.lognormvariate(0, 1.2) for _ in range(files)]
+    scale = total / sum(weights)
+    sizes = [int(w * scale) for w in weights]
+    sizes[0] += total - sum(sizes)
+    old = time.time() - 3600
+    for i, size in enumerate(sizes):
+        folder = root / f"pkg{i % 50:02d}" / f"mod{(i // 50) % 5}"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / (f"f{i}.py" if i % 3 == 0 else f"f{i}.bin")
+        path.write_bytes(rng.randbytes(size) if hasattr(rng, "randbytes") else os.urandom(size))
+        os.utime(path, (old, old))
+    (root / ".gitignore").write_text("*.log\nbuild/\n")
+    os.utime(root / ".gitignore", (old, old))
+
+
+def timed(func) -> float:  # type: ignore[no-untyped-def]
+    """Return the seconds ``func()`` takes, after flushing earlier writes."""
+    os.sync()
+    start = time.perf_counter()
+    func()
+    return time.perf_counter() - start
+
+
+def hash_all(root: Path) -> None:
+    """Read and sha256 every file under ``root`` on one thread."""
+    for folder, _dirs, names in os.walk(root):
+        for name in names:
+            with open(os.path.join(folder, name), "rb") as f:
+                hashlib.sha256(f.read()).hexdigest()
+
+
+def one_round(base: Path, src: Path, limits: SnapshotLimits, index: int) -> dict[str, float]:
+    """Time every step once, in a fresh workspace."""
+    out: dict[str, float] = {}
+    dst = base / f"cp-{index}"
+    out["cp_r"] = timed(lambda: subprocess.run(["cp", "-r", str(src), str(dst)], check=True))
+    out["hash_all"] = timed(lambda: hash_all(src))
+    paths = WorkspacePaths(base / f"ws-{index}")
+    info = {}
+    out["first_snapshot"] = timed(lambda: info.update(i=take_snapshot(paths, src, limits)))
+    assert not info["i"].reused and info["i"].files > 0
+    sid = info["i"].id
+    out["first_materialize"] = timed(lambda: materialize(paths, sid, paths.run_dir("r1")))
+    out["first_total"] = out["first_snapshot"] + out["first_materialize"]
+    warm = []
+    for _ in range(5):
+        warm.append(timed(lambda: info.update(i=take_snapshot(paths, src, limits))))
+        assert info["i"].reused and info["i"].id == sid
+    out["warm_snapshot"] = statistics.median(warm)
+
+    def warm_and_materialize() -> None:
+        materialize(paths, take_snapshot(paths, src, limits).id, paths.run_dir("r2"))
+
+    out["warm_plus_materialize"] = timed(warm_and_materialize)
+    return out
+
+
+def main() -> None:
+    """Run the benchmark and print one JSON object."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dir", default=".", help="where to put the temp tree and workspace")
+    parser.add_argument("--files", type=int, default=5000)
+    parser.add_argument("--mb", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    limits = SnapshotLimits(max_bytes=1024**3, max_files=10_000)
+    base = Path(tempfile.mkdtemp(prefix="bench-snapshot-", dir=args.dir)).resolve()
+    try:
+        src = base / "src"
+        build_tree(src, args.files, args.mb * 1024 * 1024)
+        rounds = [one_round(base, src, limits, i) for i in range(args.rounds)]
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    median = {k: round(statistics.median(r[k] for r in rounds), 4) for k in rounds[0]}
+    cp = median["cp_r"]
+    result = {
+        "files": args.files,
+        "megabytes": args.mb,
+        "rounds": args.rounds,
+        "platform": f"{platform.system()} {platform.release()}",
+        "workers": _snapshot_copy.WORKERS,
+        "reflink_worked": _snapshot_copy._CAN["reflink"],
+        "seconds": median,
+        "ratio_to_cp_r": {
+            "first_snapshot_plus_materialize": round(median["first_total"] / cp, 3),
+            "warm_snapshot": round(median["warm_snapshot"] / cp, 3),
+            "warm_snapshot_plus_materialize": round(median["warm_plus_materialize"] / cp, 3),
+            "hash_all": round(median["hash_all"] / cp, 3),
+        },
+        "targets": {"first_snapshot_plus_materialize": 2.0, "warm_snapshot": 0.05,
+                    "warm_snapshot_plus_materialize": 1.0},
+        "raw_rounds": [{k: round(v, 4) for k, v in r.items()} for r in rounds],
+    }
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
