@@ -496,7 +496,7 @@ def test_a_snapshot_over_the_limit_names_the_biggest_files(ws, src):
     """Over snapshot_max_bytes, the error names the largest file and nothing is written."""
     configure(ws, snapshot_max_bytes=1000)
     write(src, {"a.py": "pass\n", "data/huge.bin": "x" * 5000})
-    with pytest.raises(SnapshotError, match="huge.bin"):
+    with pytest.raises(SnapshotError, match=r"huge\.bin"):
         Experiment(ws, "big").submit(ScriptRunConfig(src, "a.py"))
     assert ([], []) == no_trace(ws)
 
