@@ -7,6 +7,10 @@ Variables:
     RUNNER_WORKSPACE   the workspace root (also overrides workspace discovery)
     RUNNER_RUN_ID      the id of the run this process belongs to
     RUNNER_EXPERIMENT  that run's experiment name
+    RUNNER_TRACKING_URI    ``http(s)://`` of a ``runner server``: the run logs through
+                           it (a run on another machine, e.g. a Ray cluster) instead
+                           of opening the workspace's files
+    RUNNER_TRACKING_TOKEN  the bearer token that server asks for, if any
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from dataclasses import dataclass
 WORKSPACE_VAR = "RUNNER_WORKSPACE"
 RUN_ID_VAR = "RUNNER_RUN_ID"
 EXPERIMENT_VAR = "RUNNER_EXPERIMENT"
+TRACKING_URI_VAR = "RUNNER_TRACKING_URI"
+TRACKING_TOKEN_VAR = "RUNNER_TRACKING_TOKEN"
 
 
 @dataclass(frozen=True)
@@ -27,6 +33,9 @@ class RunContext:
     workspace: str
     run_id: str
     experiment: str
+    #: ``http(s)://`` of the tracking server when the run logs over HTTP, else None.
+    tracking_uri: str | None = None
+    tracking_token: str | None = None
 
 
 _lock = threading.Lock()
@@ -40,7 +49,13 @@ def run_context() -> RunContext | None:
     global _context, _context_read
     if not _context_read:
         env = os.environ
-        if env.get(RUN_ID_VAR) and env.get(WORKSPACE_VAR) and env.get(EXPERIMENT_VAR):
+        uri = env.get(TRACKING_URI_VAR, "")
+        remote = uri.lower().startswith(("http://", "https://"))
+        if env.get(RUN_ID_VAR) and env.get(EXPERIMENT_VAR) and remote:
+            _context = RunContext(env.get(WORKSPACE_VAR, ""), env[RUN_ID_VAR],
+                                  env[EXPERIMENT_VAR], uri.rstrip("/"),
+                                  env.get(TRACKING_TOKEN_VAR) or None)
+        elif env.get(RUN_ID_VAR) and env.get(WORKSPACE_VAR) and env.get(EXPERIMENT_VAR):
             _context = RunContext(env[WORKSPACE_VAR], env[RUN_ID_VAR], env[EXPERIMENT_VAR])
         _context_read = True
     return _context
@@ -61,6 +76,22 @@ def context_environ(workspace: str, run_id: str, experiment: str) -> dict[str, s
         "AZUREML_RUN_ID": run_id,
         "AZUREML_ARM_PROJECT_NAME": experiment,
     }
+
+
+def remote_context_environ(tracking_uri: str, run_id: str, experiment: str,
+                           token: str | None = None) -> dict[str, str]:
+    """The variables a script on another machine gets so that ``Run.get_context()``
+    logs to the tracking server at ``tracking_uri``."""
+    env = {
+        TRACKING_URI_VAR: tracking_uri,
+        RUN_ID_VAR: run_id,
+        EXPERIMENT_VAR: experiment,
+        "AZUREML_RUN_ID": run_id,
+        "AZUREML_ARM_PROJECT_NAME": experiment,
+    }
+    if token:
+        env[TRACKING_TOKEN_VAR] = token
+    return env
 
 
 def current_run(factory):
