@@ -7,11 +7,13 @@
       runner.db              SQLite (WAL): experiments, runs, tags, metrics, ...
       snapshots/
         blobs/<ab>/<sha256>  content store: one read-only file per distinct content
-        cache.json           stat cache (path, size, mtime, inode -> sha256)
-        <snapshot_id>/       browsable folder (hard links to blobs) + MANIFEST.json
+        cache/<sha256>.json  stat cache of one source folder (size, mtime, inode -> sha256)
+        <snapshot_id>/       MANIFEST.json + files/ (a browsable tree of hard links to blobs)
       envs/<hash>/           managed virtualenvs, complete ones only
       envs/.tmp/             builds in progress
+      environments/<name>/   registered environment versions (<version>.yml)
       runs/<run_id>/         record of one run: outputs/, logs/, uploaded files
+                             (while it runs, also the working copy of its snapshot)
       shim/                  what a run's interpreter gets on its path (runner, azureml)
       locks/                 lock files
       tmp/                   scratch space, same filesystem as the rest
