@@ -18,37 +18,19 @@ from typing import Any
 
 import click
 
-from runner._exceptions import WorkspaceNotFound
-from runner._paths import RUNNER_DIR, WorkspacePaths
+from runner._paths import WorkspacePaths
 
 
 def _workspace_paths() -> WorkspacePaths:
-    """The workspace of the current directory.
-
-    ``RUNNER_WORKSPACE`` (a folder holding ``.runner/``, or the ``.runner``
-    folder itself) wins; otherwise the nearest ``.runner/`` walking up from the
-    current directory.
+    """The workspace the ``runner`` command works on (``--workspace``,
+    ``RUNNER_WORKSPACE``, else the nearest ``.runner/`` walking up).
 
     Raises:
         WorkspaceNotFound: there is none.
     """
-    override = os.environ.get("RUNNER_WORKSPACE")
-    if override:
-        root = Path(override).expanduser().resolve()
-        if root.name == RUNNER_DIR:
-            root = root.parent
-        if not (root / RUNNER_DIR).is_dir():
-            raise WorkspaceNotFound(
-                f"RUNNER_WORKSPACE={override} holds no {RUNNER_DIR} folder. Point it at a "
-                f"workspace, or create one there with `runner init`.", path=str(root))
-        return WorkspacePaths(root)
-    here = Path.cwd().resolve()
-    for folder in (here, *here.parents):
-        if (folder / RUNNER_DIR).is_dir():
-            return WorkspacePaths(folder)
-    raise WorkspaceNotFound(
-        f"No workspace ({RUNNER_DIR} folder) in {here} or any folder above it. Run `runner init` "
-        f"in your project folder, or set RUNNER_WORKSPACE.", path=str(here))
+    from runner._cli import _workspace
+
+    return _workspace().paths
 
 
 def _human_size(n: int | None) -> str:

@@ -318,10 +318,10 @@ def test_conda_opt_in_uses_conda(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 def _cli(args: list[str], ws: WorkspacePaths, monkeypatch: pytest.MonkeyPatch):
     from click.testing import CliRunner
 
-    from runner._cli_env import env
+    from runner._cli import cli
 
     monkeypatch.setenv("RUNNER_WORKSPACE", str(ws.root))
-    return CliRunner().invoke(env, args, catch_exceptions=True)
+    return CliRunner().invoke(cli, ["env", *args], catch_exceptions=True)
 
 
 def test_cli_build_show_list_prune(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -357,24 +357,31 @@ def test_cli_build_from_file(tmp_path: Path, wheelhouse: Path,
 
 
 def test_cli_unknown_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """runner env show of an unknown name raises EnvironmentNotFound for the main CLI to render."""
+    """`runner env show` of an unknown name: one error line, the not-found exit code."""
     result = _cli(["show", "nope"], _ws(tmp_path), monkeypatch)
-    assert isinstance(result.exception, EnvironmentNotFound)
+    assert EnvironmentNotFound.exit_code == result.exit_code
+    assert "nope" in result.output
 
 
 def test_cli_workspace_lookup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The workspace is found walking up from cwd; RUNNER_WORKSPACE overrides; none is an error."""
-    from runner._cli_env import _workspace_paths
-    from runner._exceptions import WorkspaceNotFound
+    """`runner env` finds the workspace like every command: walking up, RUNNER_WORKSPACE,
+    --workspace; none is an error that says how to make one."""
+    from click.testing import CliRunner
+
+    from runner._cli import cli
 
     paths = _ws(tmp_path / "proj")
     (paths.root / "a" / "b").mkdir(parents=True)
+    other = _ws(tmp_path / "other")
+    Environment("mine").register(other)
     monkeypatch.delenv("RUNNER_WORKSPACE", raising=False)
     monkeypatch.chdir(paths.root / "a" / "b")
-    assert paths.root.resolve() == _workspace_paths().root
-    other = _ws(tmp_path / "other")
-    monkeypatch.setenv("RUNNER_WORKSPACE", str(other.runner_dir))
-    assert other.root.resolve() == _workspace_paths().root
+    assert "mine" not in CliRunner().invoke(cli, ["env", "list"]).output
+    assert "mine" in CliRunner().invoke(cli, ["--workspace", str(other.root), "env",
+                                              "list"]).output
+    monkeypatch.setenv("RUNNER_WORKSPACE", str(other.root))
+    assert "mine" in CliRunner().invoke(cli, ["env", "list"]).output
     monkeypatch.setenv("RUNNER_WORKSPACE", str(tmp_path / "nothing"))
-    with pytest.raises(WorkspaceNotFound, match="runner init"):
-        _workspace_paths()
+    result = CliRunner().invoke(cli, ["env", "list"])
+    assert 4 == result.exit_code
+    assert "runner init" in result.output
