@@ -520,3 +520,27 @@ def test_unknown_submit_keywords_point_to_wait_for_completion(exp, src):
     write(src, {"a.py": "pass\n"})
     with pytest.raises(UsageError, match="wait_for_completion"):
         exp.submit(ScriptRunConfig(src, "a.py"), show_output=True)
+
+
+def test_ctrl_c_stops_waiting_not_the_run(fast, src):
+    """SIGINT to a process waiting on a run ends the wait; the run goes on."""
+    write(src, {"slow.py": "import time\nprint('started', flush=True)\ntime.sleep(60)\n"})
+    run = Experiment(fast, "ctrlc").submit(ScriptRunConfig(src, "slow.py"))
+    waiter = subprocess.Popen(
+        [sys.executable, "-c", "import sys\nfrom runner import Run, Workspace\n"
+         f"Run.get(Workspace.get({str(fast.root)!r}), {run.id!r})"
+         ".wait_for_completion(show_output=True)"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert waiter.stdout.readline().startswith("RunId:")
+        wait_for(lambda: "started" in waiter.stdout.readline())
+        waiter.send_signal(signal.SIGINT)
+        _, err = waiter.communicate(timeout=20)
+    finally:
+        if waiter.poll() is None:
+            waiter.kill()
+            waiter.wait()
+    assert "KeyboardInterrupt" in err
+    assert "Running" == run.get_status()
+    run.cancel()
+    assert "Canceled" == run.wait_for_completion()["status"]
