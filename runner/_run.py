@@ -717,8 +717,18 @@ class Run:
         return str(restore_snapshot(self._experiment.workspace.paths, snapshot, dest))
 
     def get_portal_url(self) -> str:
-        """Where to look at the run: a ``file://`` URL of its folder."""
-        return self.folder.resolve().as_uri()
+        """Where to look at the run: its page in the studio when ``runner studio``
+        serves this workspace, else a ``file://`` URL of its folder."""
+        from ._studio import _discovery
+
+        url = _discovery.run_url(self._experiment.workspace.paths, self._id)
+        return url or self.folder.resolve().as_uri()
+
+    def _repr_html_(self) -> str:
+        """The run as HTML for notebooks: status, metric charts and the log's tail."""
+        from ._studio import _render
+
+        return _render.run_html(self)
 
     def wait_for_completion(self, show_output: bool = False, wait_post_processing: bool = False,
                             raise_on_error: bool = True) -> dict[str, Any]:
