@@ -28,6 +28,7 @@ _EXPORTS = {
     "Experiment": "._experiment",
     "MetricError": "._exceptions",
     "NotFoundError": "._exceptions",
+    "RayCluster": "._targets.ray",
     "Run": "._run",
     "RunConfiguration": "._config",
     "RunEnvironmentError": "._exceptions",
@@ -86,6 +87,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ._experiment import Experiment
     from ._models import RunStatus
     from ._run import Run
+    from ._targets.ray import RayCluster
     from ._workspace import Workspace
 
     ActivityFailedException = RunFailed

@@ -94,6 +94,9 @@ def _experiment_name(source: Path) -> str:
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
               help="Cancel the run after this many seconds.")
 @click.option("--tag", "tags", multiple=True, metavar="KEY[=VALUE]", help="Tag (repeatable).")
+@click.option("--target", metavar="NAME",
+              help="Run on this compute target of config.yaml's compute_targets "
+                   "(default: local).")
 @click.option("--detach", is_flag=True, help="Print the run id and return at once.")
 @click.option("--dry-run", is_flag=True,
               help="List what the snapshot would capture and ignore, then stop.")
@@ -101,7 +104,8 @@ def _experiment_name(source: Path) -> str:
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def submit(experiment: str | None, source_dir: str, python: str | None, env: str | None,
            env_vars: tuple[str, ...], timeout: float | None, tags: tuple[str, ...],
-           detach: bool, dry_run: bool, script: str, args: tuple[str, ...]) -> None:
+           target: str | None, detach: bool, dry_run: bool, script: str,
+           args: tuple[str, ...]) -> None:
     """Submit SCRIPT (with ARGS) as a run and stream its output until it ends.
 
     Exits 0 when the run completes, 7 when it fails, 8 when it is canceled.
@@ -118,7 +122,7 @@ def submit(experiment: str | None, source_dir: str, python: str | None, env: str
     exp = Experiment(ws, experiment or _experiment_name(source))
     config = ScriptRunConfig(str(source), script, arguments=list(args),
                              environment=_environment(ws, env, python),
-                             max_run_duration_seconds=timeout)
+                             max_run_duration_seconds=timeout, compute_target=target)
     config.run_config.environment_variables = {
         k: v or "" for k, v in _pairs(env_vars, "--env-var").items()}
     run = exp.submit(config, tags=_pairs(tags, "--tag") or None)

@@ -35,6 +35,9 @@ class RunConfiguration:
         self.environment_variables: dict[str, str] = {}
         self.max_run_duration_seconds: float | None = None
         self.node_count = 1
+        #: What a run on a cluster asks for: ``{"cpu": 1, "gpu": 0, "memory": bytes}``
+        #: (a Ray job's ``entrypoint_num_cpus/gpus/memory``); unused by local runs.
+        self.resources: dict[str, float] = {}
 
     def __repr__(self) -> str:
         return (f"<RunConfiguration script={self.script!r} target={self.target!r} "
@@ -49,7 +52,8 @@ class ScriptRunConfig:
         script: path of the script, relative to ``source_directory``.
         arguments: command-line arguments (non-strings are converted with ``str``).
         run_config: a RunConfiguration; when given, the other settings come from it.
-        compute_target: ``"local"`` (default) or the name of a configured target.
+        compute_target: ``"local"`` (default), a :class:`runner.RayCluster`, or the
+            name of a target under ``compute_targets`` in ``config.yaml``.
         environment: the Environment to run in (default: this interpreter as it is).
         max_run_duration_seconds: cancel the run after this many seconds.
         command: a command (list or string) to run instead of script + arguments.
@@ -108,14 +112,24 @@ class ResolvedConfig:
     script: str | None
     arguments: list[str]
     command: list[str] | None
-    target: str
+    target: Any  # "local", or a target object (runner._targets)
     environment: Any
     environment_variables: dict[str, str] = field(default_factory=dict)
     max_run_duration_seconds: float | None = None
+    resources: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def target_name(self) -> str:
+        """``local``, or how the run record names the remote target."""
+        return self.target if isinstance(self.target, str) else self.target.label
 
 
-def resolve_config(config: ScriptRunConfig) -> ResolvedConfig:
-    """Decide what ``config`` runs; every conflict or bad value is a UsageError."""
+def resolve_config(config: ScriptRunConfig,
+                   compute_targets: dict[str, Any] | None = None) -> ResolvedConfig:
+    """Decide what ``config`` runs; every conflict or bad value is a UsageError.
+
+    ``compute_targets`` are the workspace's named targets (``config.yaml``).
+    """
     if not isinstance(config, ScriptRunConfig):
         raise UsageError(
             f"submit() takes a ScriptRunConfig, not {type(config).__name__}.")
@@ -145,11 +159,10 @@ def resolve_config(config: ScriptRunConfig) -> ResolvedConfig:
         if not argv:
             raise UsageError("ScriptRunConfig command is empty.")
     args = [_stringify(a, "arguments") for a in (arguments or [])]
-    target = rc.target if rc.target is not None else LOCAL
-    target_name = target if isinstance(target, str) else getattr(target, "name", None)
-    if target_name != LOCAL:
-        raise UsageError(
-            f"compute target {target!r} is not known; use 'local' (the default).")
+    from ._targets import resolve_target
+
+    target = resolve_target(rc.target, compute_targets)
+    resources = _resources(getattr(rc, "resources", None) or {})
     variables = {}
     for key, value in (rc.environment_variables or {}).items():
         variables[str(key)] = _stringify(value, f"environment variable {key}")
@@ -163,11 +176,25 @@ def resolve_config(config: ScriptRunConfig) -> ResolvedConfig:
         script=script.replace("\\", "/") if script else None,
         arguments=args,
         command=argv,
-        target=LOCAL,
+        target=target,
         environment=rc.environment,
         environment_variables=variables,
         max_run_duration_seconds=limit,
+        resources=resources,
     )
+
+
+def _resources(value: Any) -> dict[str, float]:
+    if not isinstance(value, dict):
+        raise UsageError(f"run_config.resources must be a dict like {{'cpu': 1}}, not {value!r}.")
+    for key, amount in value.items():
+        if key not in ("cpu", "gpu", "memory"):
+            raise UsageError(f"run_config.resources has {key!r}; use 'cpu', 'gpu' and "
+                             "'memory' (bytes).")
+        if isinstance(amount, bool) or not isinstance(amount, (int, float)) or amount < 0:
+            raise UsageError(f"run_config.resources[{key!r}] must be a number >= 0, "
+                             f"not {amount!r}.")
+    return dict(value)
 
 
 def _stringify(value: Any, what: str) -> str:

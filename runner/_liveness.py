@@ -35,7 +35,13 @@ def reconcile(store: Store, row: dict[str, Any]) -> dict[str, Any]:
     """Return ``row``, first marking it Failed if its owner died unfinished."""
     if row["status"] in RunStatus.TERMINAL or owner_alive(row):
         return row
-    if row["type"] == "script":
+    target = (row.get("definition") or {}).get("target") or "local"
+    if row["type"] == "script" and target != "local":
+        message = (
+            f"The process that followed this run on target {target!r} (pid "
+            f"{row['owner_pid']}) died before the run ended; the job there may still run."
+        )
+    elif row["type"] == "script":
         message = (
             f"The supervisor of this run (pid {row['owner_pid']}) died before the run "
             "ended; its program was stopped."

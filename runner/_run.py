@@ -556,7 +556,7 @@ class Run:
             "experiment": row["experiment"],
             "displayName": row["display_name"],
             "type": row["type"],
-            "target": "local",
+            "target": (row["definition"] or {}).get("target") or "local",
             "status": row["status"],
             "parentRunId": row["parent_id"],
             "createdTimeUtc": _iso(row["created"]),

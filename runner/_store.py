@@ -422,7 +422,8 @@ class Store:
             if row is None or row[0] != queued:
                 return False
             busy = conn.execute(
-                f"SELECT COUNT(*) FROM runs WHERE type = 'script' AND status IN ({marks})",
+                f"SELECT COUNT(*) FROM runs WHERE type = 'script' AND status IN ({marks}) "
+                "AND COALESCE(json_extract(definition, '$.target'), 'local') = 'local'",
                 active,
             ).fetchone()[0]
             if busy >= max_active:

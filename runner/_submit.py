@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import _proc
-from ._config import ResolvedConfig, ScriptRunConfig, resolve_config
+from ._config import LOCAL, ResolvedConfig, ScriptRunConfig, resolve_config
 from ._exceptions import UsageError
 from ._models import QUEUED
 
@@ -84,11 +84,15 @@ def submit(experiment: Experiment, config: ScriptRunConfig, tags: dict[str, Any]
             f"submit() got unexpected arguments: {', '.join(sorted(kwargs))}{hint}.")
     ws = experiment.workspace
     settings = ws.config
-    resolved = resolve_config(config)
+    resolved = resolve_config(config, settings.compute_targets)
+    remote = None if resolved.target == LOCAL else resolved.target
     source = check_source(resolved.source_directory)
     if resolved.script:
         check_script(source, resolved.script)
-    validate_environment(resolved.environment, ws.paths)
+    if remote is None:
+        validate_environment(resolved.environment, ws.paths)
+    else:  # the environment is built on the cluster: check what can be checked here
+        remote.check_submission(resolved, ws)
     if tags is not None and not isinstance(tags, dict):
         raise UsageError(f"tags must be a dict, not {type(tags).__name__}.")
     store = ws.store
@@ -99,6 +103,8 @@ def submit(experiment: Experiment, config: ScriptRunConfig, tags: dict[str, Any]
         ws.paths, source,
         SnapshotLimits(settings.snapshot_max_bytes, settings.snapshot_max_files),
     )
+    if remote is not None:
+        remote.check_snapshot(snapshot)
     run_id = run_id or new_run_id(experiment.name)
     env_dict = resolved.environment.to_dict() if resolved.environment is not None else None
     if env_dict is not None:
@@ -123,7 +129,11 @@ def submit(experiment: Experiment, config: ScriptRunConfig, tags: dict[str, Any]
     from ._control import start_supervisor
 
     private = {"environment": env_dict, "env": resolved.environment_variables}
-    supervisor = start_supervisor(ws, run_id, private, settings.supervisor_start)
+    if remote is None:
+        supervisor = start_supervisor(ws, run_id, private, settings.supervisor_start)
+    else:  # the target's owner process plays the supervisor's part
+        private["resources"] = resolved.resources
+        supervisor = remote.start(ws, run_id, private, settings.supervisor_start)
     store.update_run(run_id, owner_pid=supervisor, owner_start=_proc.start_time(supervisor))
     return Run(experiment, run_id)
 
@@ -140,7 +150,7 @@ def _definition(resolved: ResolvedConfig, source: Path, env_dict: dict[str, Any]
         "script": resolved.script,
         "arguments": resolved.arguments,
         "command": resolved.command,
-        "target": resolved.target,
+        "target": resolved.target_name,
         "sourceDirectory": os.path.abspath(source),
         "environment": environment,
         "environmentVariables": redact(resolved.environment_variables),

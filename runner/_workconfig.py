@@ -35,6 +35,22 @@ TEMPLATE = """\
 # How the supervisor of a submitted run starts: "fork" (fast, POSIX) or "exec"
 # (a fresh `python -m runner._supervisor RUN_ID` process).
 # supervisor_start: fork
+
+# Compute targets other than this machine, by name: submit with
+# ScriptRunConfig(..., compute_target="ray") or `runner submit --target ray`.
+# A Ray cluster is reached through its Jobs API (the dashboard address); its jobs log
+# to a `runner server` of this workspace at tracking_uri, reachable from its nodes.
+# compute_targets:
+#   ray:
+#     type: ray
+#     address: http://127.0.0.1:8265
+#     tracking_uri: http://127.0.0.1:8765      # `runner server`; not loopback for a remote head
+#     tracking_token_env: RUNNER_SERVER_TOKEN_FOR_RAY   # env var holding `runner server --token`
+#     token_env: RAY_AUTH_TOKEN                # env var holding the Ray token, if it needs one
+#     num_cpus: 1                              # entrypoint_num_cpus (default 0: no queueing)
+#     num_gpus: 0
+#     memory: 2147483648                       # bytes
+#     installer: pip                           # pip or uv: managed environments on the cluster
 """
 
 
@@ -48,6 +64,8 @@ class WorkspaceConfig:
     cancel_grace_seconds: float = 10.0
     sample_interval_seconds: float = 10.0
     supervisor_start: str = "fork" if hasattr(os, "fork") else "exec"
+    #: name -> a validated target (``runner._targets``); see ``compute_targets`` above.
+    compute_targets: dict[str, Any] = field(default_factory=dict)
 
 
 _TYPES: dict[str, tuple[type, ...]] = {
@@ -57,6 +75,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "cancel_grace_seconds": (int, float),
     "sample_interval_seconds": (int, float),
     "supervisor_start": (str,),
+    "compute_targets": (dict,),
 }
 
 
@@ -136,6 +155,10 @@ def config_from_dict(data: dict[str, Any], source: str = "config") -> WorkspaceC
                 key=key, path=source,
             )
         values[key] = value
+    if "compute_targets" in values:
+        from ._targets import targets_from_config
+
+        values["compute_targets"] = targets_from_config(values["compute_targets"], source)
     config = WorkspaceConfig(**values)
     for key in ("max_concurrent_runs", "snapshot_max_bytes", "snapshot_max_files"):
         if getattr(config, key) < 1:

@@ -230,3 +230,18 @@ def test_a_new_store_is_created_on_first_use(ws: Workspace):
 
     assert ["fresh"] == [e.name for e in (Experiment(Workspace(ws.root), "fresh"),)]
     assert ws.paths.db.is_file()
+
+
+def test_runs_on_a_cluster_do_not_take_local_slots(ws):
+    """A running run on a compute target leaves max_concurrent_runs to local runs."""
+    import time
+
+    from runner._models import PREPARING, QUEUED, RUNNING, RunStatus
+
+    now = time.time()
+    ws.store.insert_run("remote", "e", type="script", status=RUNNING, created=now,
+                        definition={"target": "ray"})
+    ws.store.insert_run("local", "e", type="script", status=QUEUED, created=now + 1,
+                        definition={"target": "local"})
+    assert ws.store.claim_slot("local", 1, tuple(RunStatus.ACTIVE), QUEUED, PREPARING)
+    assert PREPARING == ws.store.get_run("local")["status"]

@@ -1,0 +1,418 @@
+"""The owner of a run on a Ray cluster: the Ray counterpart of the local supervisor.
+
+One process per run, started like the supervisor (forked from the submitting
+process, or ``python -m runner._targets._ray_owner ROOT RUN_ID``), owns the run
+from Queued to its end and writes the same record a local run gets, so
+``wait_for_completion(show_output=True)``, ``runner logs -f`` and ``run.cancel()``
+work unchanged:
+
+1. Queued: zip the snapshot (+ marker + ``.runner_pkg/``), upload it through the
+   Jobs API, submit the job (``submission_id`` = run id). Notes go to
+   ``logs/env_build.txt``. Still Queued while Ray says PENDING (queued for
+   resources, or building the runtime_env).
+2. Running when Ray says RUNNING; the driver log is polled into
+   ``logs/std_log.txt`` as it grows. A cancel request (SIGUSR1/SIGTERM, or the
+   store's flag) or the time limit stops the job (``POST .../stop``).
+3. Finalizing when Ray says SUCCEEDED/FAILED/STOPPED (the job's wrapper has
+   uploaded ``outputs/`` by then); the final driver log is stored whole, since Ray
+   forgets jobs when its head restarts; then the terminal status of
+   :func:`runner._targets.ray.status_from_job` with the driver's exit code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from .._models import (
+    CANCEL_REQUESTED,
+    CANCELED,
+    FAILED,
+    FINALIZING,
+    QUEUED,
+    RUNNING,
+    RunStatus,
+    error_record,
+)
+from .ray import (
+    TERMINAL,
+    JobsApiError,
+    JobsClient,
+    build_package,
+    job_request,
+    runtime_env_for,
+    status_from_job,
+)
+
+#: Seconds between status polls right after a change, and at most.
+POLL_FAST = 0.1
+POLL_SLOW = 1.0
+#: Seconds between driver-log fetches while the job runs.
+LOG_POLL = 0.5
+#: Seconds without an answer from the head before the run is given up as Failed.
+LOST_AFTER = 120.0
+#: Seconds a stopped job may take to reach a terminal state before we stop waiting.
+STOP_WAIT = 60.0
+PRIVATE_VAR = "RUNNER_SUPERVISOR_PRIVATE"
+
+
+class RayOwner:
+    """Drives one run on a Ray cluster to its end. See the module docstring."""
+
+    def __init__(self, root: str, run_id: str, private: dict[str, Any] | None = None) -> None:
+        from .._workspace import Workspace
+
+        self.ws = Workspace(root)
+        self.store = self.ws.store
+        self.run_id = run_id
+        self.run_dir = self.ws.paths.run_dir(run_id)
+        self.row = self.store.get_run(run_id)
+        self.definition: dict[str, Any] = self.row["definition"] or {}
+        if private is None:
+            private = json.loads(os.environ.pop(PRIVATE_VAR, "") or "{}")
+        self.private = private
+        self.settings: dict[str, Any] = private["target"]
+        self.client = JobsClient(self.settings["address"], self.settings.get("token"))
+        self.cancel_flag = False
+        self.stop_sent: float | None = None
+        self.timed_out: float | None = None
+        self.submitted = False
+        self.running_since: float | None = None
+        self.info: dict[str, Any] | None = None
+        self.log_chars = 0
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+
+    # ------------------------------------------------------------ plumbing
+
+    def _install_signals(self) -> None:
+        signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
+        signal.signal(signal.SIGUSR1, self._on_cancel)
+        signal.signal(signal.SIGTERM, self._on_cancel)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+    def _on_cancel(self, signum: int, frame: Any) -> None:
+        self.cancel_flag = True
+
+    def _sleep(self, timeout: float) -> None:
+        if timeout > 0:
+            try:
+                select.select([self._wake_r], [], [], timeout)
+            except InterruptedError:  # pragma: no cover
+                pass
+        try:
+            while os.read(self._wake_r, 512):
+                pass
+        except BlockingIOError:
+            pass
+
+    def _cancel_requested(self) -> bool:
+        if not self.cancel_flag and self.store.get_run(self.run_id)["cancel_requested"]:
+            self.cancel_flag = True
+        return self.cancel_flag
+
+    def _touch(self, status: str) -> None:
+        from .._supervisor import touch_status
+
+        touch_status(self.run_dir, status)
+
+    def _note(self, text: str) -> None:
+        """A line in ``logs/env_build.txt``, the log streamed before the script's."""
+        with open(self.run_dir / "logs" / "env_build.txt", "a", encoding="utf-8") as f:
+            f.write(f"{text}\n")
+
+    def _log(self, text: str) -> None:
+        try:
+            with open(self.run_dir / ".sys" / "supervisor.log", "a", encoding="utf-8") as f:
+                f.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {text}\n")
+        except OSError:  # pragma: no cover
+            pass
+
+    # ------------------------------------------------------------ phases
+
+    def run(self) -> int:
+        """Own the run to its end; returns the process exit code."""
+        self._install_signals()
+        (self.run_dir / "logs").mkdir(parents=True, exist_ok=True)
+        (self.run_dir / ".sys").mkdir(parents=True, exist_ok=True)
+        try:
+            if self._submit():
+                self._follow()
+                self._finalize()
+        except BaseException as exc:  # noqa: BLE001 - whatever happens, end the run
+            text = traceback.format_exc()
+            self._log(text)
+            if self.submitted and self.info is None:
+                try:
+                    self.client.stop(self.run_id)
+                except Exception:  # noqa: BLE001
+                    pass
+            self._finish(FAILED, error_record(
+                f"The run's owner failed: {type(exc).__name__}: {exc}", code="SystemError",
+                details="\n".join(text.splitlines()[-12:])))
+            return 70
+        return 0
+
+    def _submit(self) -> bool:
+        """Package, upload and submit; False if the run ended before (canceled, refused)."""
+        from .. import _context
+        from .._envs import canonical
+
+        paths = self.ws.paths
+        address = self.settings["address"]
+        env_spec = self.private.get("environment", self.definition.get("environment"))
+        env = canonical(env_spec) if env_spec is not None else None
+        job = {"run_id": self.run_id, "script": self.definition.get("script"),
+               "arguments": self.definition.get("arguments") or [],
+               "command": self.definition.get("command"),
+               "interpreter": env["python"]["interpreter_path"] if env else "python",
+               "python_version": env["python"]["version"] if env else None}
+        started = time.monotonic()
+        package = build_package(paths, self.row["snapshot_id"], self.run_id, job,
+                                paths.tmp / f"ray-{self.run_id}.zip")
+        try:
+            if self._cancel_requested():
+                self._finish(CANCELED, None)
+                return False
+            try:
+                self.client.ensure_package(package.name, package.path)
+            except JobsApiError as exc:
+                return self._refused(f"uploading the job's working_dir ({package.size:,} bytes) "
+                                     f"to {address} failed: {exc}")
+        finally:
+            package.path.unlink(missing_ok=True)
+        self._note(f"Uploaded the snapshot as {package.uri} ({package.size / 2**20:.1f} MiB) in "
+                   f"{time.monotonic() - started:.2f} s.")
+        env_vars = {**(env["environment_variables"] if env else {}),
+                    **self.private.get("env", self.definition.get("environmentVariables") or {}),
+                    **_context.remote_context_environ(self.settings["tracking_uri"], self.run_id,
+                                                      self.row["experiment"],
+                                                      self.settings.get("tracking_token")),
+                    "PYTHONUNBUFFERED": "1"}
+        request = job_request(
+            run_id=self.run_id, experiment=self.row["experiment"], package_uri=package.uri,
+            runtime_env=runtime_env_for(env, self.settings.get("installer", "pip")),
+            env_vars=env_vars, resources=self.private.get("resources") or {},
+            settings=self.settings)
+        if self._cancel_requested():
+            self._finish(CANCELED, None)
+            return False
+        try:
+            answer = self.client.submit(request)
+        except JobsApiError as exc:
+            return self._refused(f"the Ray cluster at {address} refused the job: {exc}")
+        self.submitted = True
+        self.store.add_properties(self.run_id, {
+            "runner.target": "ray", "ray.address": address, "ray.submission_id": self.run_id,
+            "ray.job_id": (answer or {}).get("job_id")})
+        extras = {k: v for k, v in request.items() if k.startswith("entrypoint_")}
+        setup = [k for k in ("pip", "uv") if k in request["runtime_env"]]
+        self._note(f"Submitted to the Ray cluster at {address} as job {self.run_id}"
+                   + (f" ({', '.join(f'{k}={v}' for k, v in extras.items())})" if extras else "")
+                   + (f"; Ray installs the {setup[0]} packages before it starts" if setup else "")
+                   + ".")
+        return True
+
+    def _refused(self, message: str) -> bool:
+        self._note(message)
+        self._finish(FAILED, error_record(message, code="TargetError"))
+        return False
+
+    def _follow(self) -> None:
+        """Poll the job until it ends (or a stop request goes unanswered); tail its log."""
+        limit = self.definition.get("maxRunDurationSeconds")
+        last_change = time.monotonic()
+        last_ok = time.monotonic()
+        last_logs = 0.0
+        status = None
+        while True:
+            try:
+                info = self.client.info(self.run_id)
+                last_ok = time.monotonic()
+            except JobsApiError as exc:
+                if time.monotonic() - last_ok > LOST_AFTER:
+                    raise RuntimeError(f"the Ray cluster at {self.settings['address']} has not "
+                                       f"answered for {LOST_AFTER:.0f} s ({exc})") from None
+                self._sleep(POLL_SLOW)
+                continue
+            if info is None:
+                raise RuntimeError(f"the Ray cluster at {self.settings['address']} no longer "
+                                   f"knows job {self.run_id} (was its head restarted?)")
+            if info.get("status") != status:
+                status = info.get("status")
+                last_change = time.monotonic()
+                self._log(f"Ray job status {status}")
+            if status == "RUNNING" and self.running_since is None:
+                self.running_since = time.time()
+                if self.store.update_run(self.run_id, status=RUNNING,
+                                         start_time=_seconds(info.get("start_time")) or time.time(),
+                                         only_if_status=(QUEUED,)):
+                    self._touch(RUNNING)
+            now = time.monotonic()
+            if status in TERMINAL:
+                self.info = info
+                return
+            if status == "RUNNING" and now - last_logs >= LOG_POLL:
+                last_logs = now
+                self._pump_logs()
+            if self.stop_sent is None:
+                if self._cancel_requested():
+                    self._stop(CANCEL_REQUESTED)
+                elif limit and self.running_since and time.time() - self.running_since >= limit:
+                    self.timed_out = limit
+                    self._stop(CANCEL_REQUESTED)
+            elif now - self.stop_sent > STOP_WAIT:
+                self._log(f"job still {status} {STOP_WAIT:.0f} s after the stop request")
+                self.info = info
+                return
+            self._sleep(min(POLL_SLOW, POLL_FAST * 1.5 ** max(0.0, (now - last_change) / 2)))
+
+    def _stop(self, status: str) -> None:
+        self.stop_sent = time.monotonic()
+        self.store.update_run(self.run_id, status=status, only_if_status=(QUEUED, RUNNING))
+        self._touch(status)
+        try:
+            self.client.stop(self.run_id)
+        except JobsApiError as exc:
+            self._log(f"stop request failed: {exc}")
+
+    def _pump_logs(self, final: bool = False) -> None:
+        """Append what the driver log gained; at the end, store the log whole."""
+        try:
+            text = self.client.logs(self.run_id)
+        except JobsApiError as exc:
+            self._log(f"reading the job's log failed: {exc}")
+            return
+        if text is None:
+            return
+        path = self.run_dir / "logs" / "std_log.txt"
+        if len(text) < self.log_chars:  # should not happen; keep Ray's version whole
+            path.write_text(text, encoding="utf-8")
+        elif len(text) > self.log_chars:
+            with open(path, "a", encoding="utf-8") as f:
+                f.write(text[self.log_chars:])
+        self.log_chars = len(text)
+
+    def _finalize(self) -> None:
+        row = self.store.get_run(self.run_id)
+        if row["status"] in RunStatus.TERMINAL:
+            return
+        self.store.update_run(self.run_id, status=FINALIZING,
+                              only_if_status=(QUEUED, RUNNING, CANCEL_REQUESTED))
+        self._touch(FINALIZING)
+        self._pump_logs(final=True)
+        info = self.info or {}
+        if info.get("status") not in TERMINAL:
+            info = {**info, "status": "STOPPED"}
+        if info.get("status") == "FAILED" and info.get("driver_exit_code") is None \
+                and info.get("message"):
+            self._note(f"Ray: {info['message'].strip()}")
+        from .._supervisor import _tail
+
+        status, error = status_from_job(
+            info, canceled=self.stop_sent is not None and self.timed_out is None,
+            timeout_seconds=self.timed_out, script_error=self.store.get_run(self.run_id)["error"],
+            log_tail=_tail(self.run_dir / "logs" / "std_log.txt"))
+        system = {"ray": {k: info.get(k) for k in (
+            "status", "message", "driver_exit_code", "job_id", "submission_id", "start_time",
+            "end_time", "driver_node_id") if info.get(k) is not None}}
+        self._finish(status, error, exit_code=info.get("driver_exit_code"), system=system)
+
+    def _finish(self, status: str, error: dict[str, Any] | None, *, exit_code: int | None = None,
+                system: dict[str, Any] | None = None) -> None:
+        self.store.update_run(
+            self.run_id, status=status, end_time=time.time(), error=error, exit_code=exit_code,
+            system=system, only_if_status=tuple(s for s in RunStatus.ALL
+                                                if s not in RunStatus.TERMINAL))
+        self._touch(status)
+
+
+def _seconds(ms: Any) -> float | None:
+    return ms / 1000.0 if isinstance(ms, (int, float)) and ms > 0 else None
+
+
+# --------------------------------------------------------------------------- starting
+
+
+def start_owner(ws: Any, run_id: str, private: dict[str, Any], mode: str) -> int:
+    """Start the owner of ``run_id`` detached (forked, or exec'd); returns its pid."""
+    from .._store import no_connections_open
+
+    run_dir = ws.paths.run_dir(run_id)
+    if mode == "fork":
+        from .. import _envs, _http_store, _shim, _snapshot, _supervisor  # noqa: F401 - preload
+        from .._envs import _schema  # noqa: F401
+
+        with no_connections_open():
+            pid = os.fork()
+            if pid == 0:  # pragma: no cover - the child; measured by its effects
+                _child(str(ws.root), run_id, private, run_dir)
+        threading.Thread(target=_reap, args=(pid,), daemon=True, name=f"runner-reap-{pid}").start()
+        return pid
+    env = dict(os.environ)
+    env[PRIVATE_VAR] = json.dumps(private)
+    with open(run_dir / ".sys" / "supervisor.log", "ab") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "runner._targets._ray_owner", str(ws.root), run_id],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, env=env,
+            start_new_session=True, close_fds=True)
+    threading.Thread(target=proc.wait, daemon=True, name=f"runner-reap-{proc.pid}").start()
+    return proc.pid
+
+
+def _child(root: str, run_id: str, private: dict[str, Any], run_dir: Path) -> None:
+    """In the forked child: detach, own the run, leave without the parent's exit handlers."""
+    code = 70
+    try:
+        os.setsid()
+        devnull = os.open(os.devnull, os.O_RDWR)
+        log = os.open(run_dir / ".sys" / "supervisor.log",
+                      os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        os.dup2(devnull, 0)
+        os.dup2(devnull, 1)
+        os.dup2(log, 2)
+        os.close(devnull)
+        os.close(log)
+        from .. import _context
+
+        _context.reset()
+        code = RayOwner(root, run_id, private).run()
+    except BaseException:  # noqa: BLE001
+        try:
+            os.write(2, traceback.format_exc().encode())
+        except OSError:
+            pass
+    finally:
+        os._exit(code)
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:  # reaped by someone else
+        pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m runner._targets._ray_owner WORKSPACE_ROOT RUN_ID``."""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 2:
+        print("usage: python -m runner._targets._ray_owner WORKSPACE_ROOT RUN_ID",
+              file=sys.stderr)
+        return 2
+    return RayOwner(args[0], args[1]).run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

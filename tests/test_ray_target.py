@@ -1,0 +1,330 @@
+"""The Ray target without a cluster: configuration, the loopback rule, the pure mappings
+(status, runtime_env, job request) and the working_dir package."""
+
+from __future__ import annotations
+
+import json
+import socket
+import zipfile
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from click.testing import CliRunner
+
+from runner import (
+    ConfigError,
+    Environment,
+    EnvironmentSpecError,
+    Experiment,
+    RayCluster,
+    ScriptRunConfig,
+    SnapshotError,
+    UsageError,
+    Workspace,
+)
+from runner._cli import cli
+from runner._config import resolve_config
+from runner._targets import resolve_target
+from runner._targets.ray import (
+    ENTRYPOINT,
+    MARKER,
+    PACKAGE_LIMIT,
+    STATUS_MAP,
+    build_package,
+    job_request,
+    runtime_env_for,
+    status_from_job,
+)
+from runner._workconfig import config_from_dict
+
+REMOTE = "http://head.example:8265"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# ----------------------------------------------------------------------------- config
+
+
+def test_a_configured_ray_target_becomes_a_ray_cluster():
+    """compute_targets.<name> with type ray gives a RayCluster named after its key."""
+    config = config_from_dict({"compute_targets": {"gpu": {
+        "type": "ray", "address": REMOTE, "tracking_uri": "http://10.0.0.5:8765",
+        "num_cpus": 2, "num_gpus": 1, "memory": 2**30, "installer": "uv"}}})
+
+    target = config.compute_targets["gpu"]
+    assert isinstance(target, RayCluster)
+    assert ("gpu", REMOTE, "http://10.0.0.5:8765", 2, 1, 2**30, "uv") == (
+        target.label, target.address, target.tracking_uri, target.num_cpus, target.num_gpus,
+        target.memory, target.installer)
+
+
+@pytest.mark.parametrize("entry,words", [
+    ({"type": "ray", "address": REMOTE, "adress": "x"}, "adress"),
+    ({"type": "ray"}, "address"),
+    ({"type": "slurm", "address": REMOTE}, "slurm"),
+    ({"type": "ray", "address": "head:8265"}, "http"),
+    ({"type": "ray", "address": REMOTE, "num_cpus": -1}, "num_cpus"),
+    ({"type": "ray", "address": REMOTE, "installer": "conda"}, "installer"),
+    ({"type": "ray", "address": REMOTE, "tracking_uri": "http://127.0.0.1:8765"}, "loopback"),
+    ("http://head:8265", "mapping"),
+])
+def test_invalid_compute_targets_are_config_errors_naming_the_problem(entry, words):
+    """Unknown keys, missing or malformed settings and unknown types are ConfigErrors."""
+    with pytest.raises(ConfigError, match=words):
+        config_from_dict({"compute_targets": {"ray": entry}}, source="config.yaml")
+
+
+def test_local_cannot_name_a_configured_target():
+    """'local' is this machine; a target of that name is refused."""
+    with pytest.raises(ConfigError, match="local"):
+        config_from_dict({"compute_targets": {"local": {"type": "ray", "address": REMOTE}}})
+
+
+def test_compute_targets_in_config_yaml_are_validated_when_read(tmp_path: Path):
+    """A bad compute_targets in config.yaml fails every command with exit code 3."""
+    ws = Workspace.create(tmp_path / "ws")
+    ws.paths.config.write_text("compute_targets:\n  ray:\n    type: ray\n")
+
+    result = CliRunner().invoke(cli, ["--workspace", str(ws.root), "runs"])
+
+    assert 3 == result.exit_code
+    assert "address" in result.output
+
+
+def test_compute_target_names_resolve_through_the_workspace_targets():
+    """None and 'local' are local; a configured name or a RayCluster are the target."""
+    cluster = RayCluster(REMOTE)
+    configured = {"ray": cluster}
+
+    assert "local" == resolve_target(None, configured)
+    assert "local" == resolve_target("local", configured)
+    assert cluster is resolve_target("ray", configured)
+    assert cluster is resolve_target(cluster, {})
+    with pytest.raises(UsageError, match="ray"):
+        resolve_target("gpu", configured)
+
+
+def test_resolve_config_keeps_the_target_and_checks_resources(tmp_path: Path):
+    """The resolved config carries the target and its label; resources are validated."""
+    cluster = RayCluster(REMOTE, name="ray")
+    config = ScriptRunConfig(str(tmp_path), "train.py", compute_target="ray")
+    config.run_config.resources = {"cpu": 2, "memory": 2**30}
+
+    resolved = resolve_config(config, {"ray": cluster})
+
+    assert (cluster, "ray", {"cpu": 2, "memory": 2**30}) == (
+        resolved.target, resolved.target_name, resolved.resources)
+    config.run_config.resources = {"tpu": 1}
+    with pytest.raises(UsageError, match="tpu"):
+        resolve_config(config, {"ray": cluster})
+
+
+def test_runner_submit_target_names_the_known_targets(tmp_path: Path):
+    """`runner submit --target nope` fails with exit 2 listing the configured targets."""
+    ws = Workspace.create(tmp_path / "ws")
+    ws.paths.config.write_text(f"compute_targets:\n  ray:\n    type: ray\n    address: {REMOTE}\n")
+    (ws.root / "train.py").write_text("print(1)\n")
+
+    result = CliRunner().invoke(cli, ["--workspace", str(ws.root), "submit", "--source-dir",
+                                      str(ws.root), "--target", "nope", "train.py"])
+
+    assert 2 == result.exit_code
+    assert "ray" in result.output and "nope" in result.output
+
+
+# ----------------------------------------------------------------------------- reachability
+
+
+def test_a_loopback_tracking_uri_for_a_remote_head_is_refused():
+    """The cluster's nodes could not reach 127.0.0.1 of this machine: a UsageError says so."""
+    with pytest.raises(UsageError, match="loopback") as info:
+        RayCluster(REMOTE, tracking_uri="http://localhost:8765")
+
+    assert "runner server" in info.value.message
+
+
+def test_a_loopback_tracking_uri_is_fine_with_a_loopback_head():
+    """A head on this machine reaches a tracking server on this machine."""
+    cluster = RayCluster("http://127.0.0.1:8265", tracking_uri="http://127.0.0.1:8765")
+
+    assert "http://127.0.0.1:8765" == cluster.tracking_uri
+
+
+def test_submitting_without_a_tracking_uri_writes_nothing(exp: Experiment, tmp_path: Path):
+    """A target with no tracking server is a UsageError before any run row exists."""
+    (tmp_path / "train.py").write_text("print(1)\n")
+    config = ScriptRunConfig(str(tmp_path), "train.py",
+                             compute_target=RayCluster("http://127.0.0.1:8265"))
+
+    with pytest.raises(UsageError, match="tracking_uri"):
+        exp.submit(config)
+
+    assert [] == exp.workspace.store.query_runs()
+
+
+def test_submitting_to_a_head_that_does_not_answer_writes_nothing(exp: Experiment,
+                                                                  tmp_path: Path):
+    """An unreachable Jobs API is a UsageError naming the address; no run is recorded."""
+    (tmp_path / "train.py").write_text("print(1)\n")
+    address = f"http://127.0.0.1:{_free_port()}"
+    config = ScriptRunConfig(str(tmp_path), "train.py", compute_target=RayCluster(
+        address, tracking_uri="http://127.0.0.1:1"))
+
+    with pytest.raises(UsageError, match="does not answer"):
+        exp.submit(config)
+
+    assert [] == exp.workspace.store.query_runs()
+
+
+def test_a_tracking_server_of_another_workspace_is_refused(tmp_path: Path):
+    """The health check names the workspace the server serves."""
+    pytest.importorskip("uvicorn")
+    from runner._server import ServerThread
+    from runner._targets.ray import check_tracking_server
+
+    ws = Workspace.create(tmp_path / "a")
+    other = Workspace.create(tmp_path / "b")
+    with ServerThread(other) as srv:
+        check_tracking_server(srv.url, None, other.root)
+        with pytest.raises(UsageError, match="serves the workspace"):
+            check_tracking_server(srv.url, None, ws.root)
+
+
+# ----------------------------------------------------------------------------- mappings
+
+
+def test_ray_statuses_map_to_run_statuses():
+    """PENDING/RUNNING/SUCCEEDED/FAILED/STOPPED are Queued/Running/Completed/Failed/Canceled."""
+    assert {"PENDING": "Queued", "RUNNING": "Running", "SUCCEEDED": "Completed",
+            "FAILED": "Failed", "STOPPED": "Canceled"} == STATUS_MAP
+
+
+@pytest.mark.parametrize("info,kwargs,expected", [
+    ({"status": "SUCCEEDED", "driver_exit_code": 0}, {}, ("Completed", None)),
+    ({"status": "STOPPED", "driver_exit_code": -15}, {"canceled": True}, ("Canceled", None)),
+    ({"status": "SUCCEEDED", "driver_exit_code": 0}, {"canceled": True}, ("Completed", None)),
+    ({"status": "STOPPED"}, {}, ("Canceled", "Canceled")),
+    ({"status": "FAILED", "driver_exit_code": 3}, {}, ("Failed", "UserError")),
+    ({"status": "FAILED", "message": "runtime_env setup failed: pip"}, {},
+     ("Failed", "SystemError")),
+    ({"status": "STOPPED", "driver_exit_code": -15}, {"timeout_seconds": 5},
+     ("Canceled", "RunTimeout")),
+])
+def test_a_finished_jobs_details_decide_the_status_and_error(info, kwargs, expected):
+    """Status and error code follow from Ray's status, exit code and our own requests."""
+    status, error = status_from_job(info, **kwargs)
+
+    assert expected == (status, error and error["error"]["code"])
+
+
+def test_the_scripts_own_error_is_kept_with_the_exit_code():
+    """An uncaught exception recorded by the wrapper is the run's error, with the exit code."""
+    script_error = {"error": {"code": "UserError", "message": "User program failed with "
+                                                              "ValueError: boom"}}
+
+    status, error = status_from_job({"status": "FAILED", "driver_exit_code": 1},
+                                    script_error=script_error)
+
+    assert "Failed" == status
+    assert "ValueError: boom" in error["error"]["message"]
+    assert 1 == error["error"]["exitCode"]
+
+
+def _env(pip=(), conda=(), options=(), user_managed=False) -> dict:
+    env = Environment("e")
+    env.python.user_managed_dependencies = user_managed
+    data = env.to_dict()
+    from runner._envs import canonical
+
+    data = canonical(data)
+    data["python"].update(pip=list(pip), conda_packages=list(conda), pip_options=list(options))
+    return data
+
+
+def test_managed_environments_become_runtime_env_packages():
+    """pip packages go to runtime_env pip (or uv); none or user-managed need nothing."""
+    assert {} == runtime_env_for(None, "pip")
+    assert {} == runtime_env_for(_env(pip=["six"], user_managed=True), "pip")
+    assert {"pip": {"packages": ["six==1.16.0"], "pip_check": False,
+                    "pip_install_options": ["--index-url", "https://mirror/simple"]}} == \
+        runtime_env_for(_env(pip=["six==1.16.0"], options=["--index-url https://mirror/simple"]),
+                        "pip")
+    assert {"uv": {"packages": ["six"], "uv_pip_install_options": []}} == \
+        runtime_env_for(_env(pip=["six"]), "uv")
+
+
+@pytest.mark.parametrize("env,words", [
+    (_env(conda=["numpy"]), "conda"),
+    (_env(pip=["six"], options=["-r requirements.txt"]), "file on this machine"),
+])
+def test_environments_the_cluster_cannot_build_are_refused(env, words):
+    """conda, and pip options naming local files, are EnvironmentSpecErrors."""
+    with pytest.raises(EnvironmentSpecError, match=words):
+        runtime_env_for(env, "pip")
+
+
+def test_the_job_request_carries_the_run_id_variables_and_resources():
+    """submission_id is the run id; variables are strings; the run's resources win over the
+    target's defaults."""
+    request = job_request(
+        run_id="exp_1_ab", experiment="exp", package_uri="gcs://_ray_pkg_x.zip",
+        runtime_env={"pip": {"packages": ["six"]}}, env_vars={"N": 3},
+        resources={"cpu": 2, "memory": 1.5 * 2**30}, settings={"num_cpus": 1, "num_gpus": 1})
+
+    assert ENTRYPOINT == request["entrypoint"]
+    assert "exp_1_ab" == request["submission_id"]
+    assert {"pip": {"packages": ["six"]}, "working_dir": "gcs://_ray_pkg_x.zip",
+            "env_vars": {"N": "3"}} == request["runtime_env"]
+    assert (2, 1, int(1.5 * 2**30)) == (request["entrypoint_num_cpus"],
+                                        request["entrypoint_num_gpus"],
+                                        request["entrypoint_memory"])
+    assert "exp_1_ab" == request["metadata"]["runner_run_id"]
+
+
+# ----------------------------------------------------------------------------- package
+
+
+def test_the_package_holds_the_snapshot_a_run_marker_and_the_runner(ws: Workspace,
+                                                                    tmp_path: Path):
+    """The zip has the snapshot's files, .runner_run_id, and .runner_pkg/ with the in-run
+    runner (no server or studio), the wrapper and the job; each run gets its own name."""
+    from runner._snapshot import take_snapshot
+
+    source = tmp_path / "src"
+    (source / "pkg").mkdir(parents=True)
+    (source / "train.py").write_text("print('hi')\n")
+    (source / "pkg" / "data.txt").write_text("d")
+    snapshot = take_snapshot(ws.paths, source)
+    job = {"script": "train.py", "arguments": ["--a", "1"]}
+
+    one = build_package(ws.paths, snapshot.id, "run-1", job, tmp_path / "one.zip")
+    two = build_package(ws.paths, snapshot.id, "run-2", job, tmp_path / "two.zip")
+
+    names = set(zipfile.ZipFile(one.path).namelist())
+    with zipfile.ZipFile(one.path) as z:
+        marker = z.read(MARKER).decode()
+        shipped_job = json.loads(z.read(".runner_pkg/job.json"))
+    assert {"train.py", "pkg/data.txt", MARKER, ".runner_pkg/runner_wrapper.py",
+            ".runner_pkg/runner_boot.py", ".runner_pkg/runner/__init__.py",
+            ".runner_pkg/runner/_http_store.py",
+            ".runner_pkg/compat/azureml/core/run.py"} <= names
+    assert not [n for n in names if "/_server/" in n or "/_studio/" in n or "__pycache__" in n]
+    assert ("run-1", job) == (marker, shipped_job)
+    assert one.name != two.name
+    assert one.name.startswith("_ray_pkg_") and one.name.endswith(".zip")
+
+
+def test_a_snapshot_over_the_jobs_api_limit_is_refused_at_submit():
+    """Over 100 MiB with the runner package, the SnapshotError names the limit and the fix."""
+    snapshot = SimpleNamespace(id="s", bytes=PACKAGE_LIMIT - 1024)
+
+    with pytest.raises(SnapshotError, match="100 MiB") as info:
+        RayCluster("http://127.0.0.1:8265").check_snapshot(snapshot)
+
+    assert ".amlignore" in info.value.message
+    RayCluster("http://127.0.0.1:8265").check_snapshot(SimpleNamespace(id="s", bytes=10_000))
