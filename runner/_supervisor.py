@@ -218,11 +218,12 @@ class Supervisor:
                 f"The run's program could not be started: {exc}", code="UserError"))
             return False
         self.launched_at = time.time()
-        self.store.update_run(self.run_id, script_pid=self.proc.pid,
-                              script_start=_proc.start_time(self.proc.pid))
+        script = {"script_pid": self.proc.pid, "script_start": _proc.start_time(self.proc.pid)}
         if self.store.update_run(self.run_id, status=RUNNING, start_time=self.launched_at,
-                                 only_if_status=(PREPARING,)):
+                                 only_if_status=(PREPARING,), **script):
             touch_status(self.run_dir, RUNNING)
+        else:  # a cancel came in meanwhile: still record what to end
+            self.store.update_run(self.run_id, **script)
         return True
 
     def _supervise(self) -> None:
@@ -284,14 +285,16 @@ class Supervisor:
         self.store.update_run(self.run_id, status=FINALIZING,
                               only_if_status=(RUNNING, CANCEL_REQUESTED, PREPARING))
         touch_status(self.run_dir, FINALIZING)
-        script_error = self._script_error() or row["error"]
+        failed = self.returncode != 0
         status, error = status_from_exit(
             self.returncode,
             canceled=self.cancel_flag,
             timeout_seconds=getattr(self, "timed_out", None),
-            script_error=script_error,
-            log_tail=_tail(self.run_dir / "logs" / "std_log.txt"),
+            script_error=(self._script_error() or row["error"]) if failed else None,
+            log_tail=_tail(self.run_dir / "logs" / "std_log.txt") if failed else None,
         )
+        if error is None and row["error"]:
+            error = row["error"]  # what the script posted with run.fail(), status aside
         prune_working_copy(self.run_dir, set(self.store.artifacts(self.run_id)))
         self._finish(status, error)
 
