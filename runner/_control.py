@@ -82,7 +82,7 @@ def _child(ws: Workspace, run_id: str, private: dict[str, Any], run_dir: Path) -
     code = 70
     try:
         os.setsid()
-        _name_process(f"runner {run_id}")
+        _name_process(f"runner:{run_id[-8:]}")
         devnull = os.open(os.devnull, os.O_RDWR)
         log = os.open(run_dir / ".sys" / "supervisor.log",
                       os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
@@ -106,7 +106,7 @@ def _child(ws: Workspace, run_id: str, private: dict[str, Any], run_dir: Path) -
 
 
 def _name_process(name: str) -> None:
-    """Show a forked supervisor as ``runner <run id>`` (truncated) in ps/top (Linux)."""
+    """Name a forked supervisor ``runner:<end of run id>`` in ps -o comm and top (Linux)."""
     try:
         with open("/proc/self/comm", "w") as f:
             f.write(name[:15])
