@@ -237,21 +237,23 @@ def prepare_environment(env: Any, paths: WorkspacePaths, log: BinaryIO | None, *
         EnvironmentSpecError: the definition cannot be satisfied.
         EnvironmentBuildError: building failed; quotes the tool's last lines and names the log.
     """
-    from runner._envs import _cache
-    from runner._envs._build import LogSink
+    if env is None:
+        _say(log, f"Using the submitting interpreter as it is: {sys.executable}")
+        return ResolvedEnvironment(sys.executable, {}, None, False, None, False)
     from runner._envs._interp import resolve_interpreter
 
-    sink = LogSink(log)
-    if env is None:
-        sink.line(f"Using the submitting interpreter as it is: {sys.executable}")
-        return ResolvedEnvironment(sys.executable, {}, None, False, None, False)
     data = canonical(env)
     env_vars = dict(data["environment_variables"])
     py = data["python"]
     if py["user_managed_dependencies"]:
         info = resolve_interpreter(py["interpreter_path"], _cache_dir(paths))
-        sink.line(f"Using the user-managed interpreter {info.path} (Python {info.version})")
+        _say(log, f"Using the user-managed interpreter {info.path} (Python {info.version})")
         return ResolvedEnvironment(info.path, env_vars, None, False, None, False)
+    # Builders are imported only here: a run without a managed environment never pays for them.
+    from runner._envs import _cache
+    from runner._envs._build import LogSink
+
+    sink = LogSink(log)
     spec, base = _check_managed(data, paths)
     lease = (run_id, pid if pid is not None else os.getpid()) if run_id else None
     entry, hit = _cache.ensure_built(spec, base, paths, sink, builder, lease)
@@ -260,6 +262,13 @@ def prepare_environment(env: Any, paths: WorkspacePaths, log: BinaryIO | None, *
     env_vars["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
     return ResolvedEnvironment(str(entry.python), env_vars, entry.env_hash, hit,
                                list(entry.record.get("freeze") or []), True)
+
+
+def _say(log: BinaryIO | None, text: str) -> None:
+    """One line of our own into a build log (if there is one)."""
+    if log is not None:
+        log.write((text + "\n").encode("utf-8", "replace"))
+        log.flush()
 
 
 def acquire_lease(paths: WorkspacePaths, env_hash: str, run_id: str, pid: int) -> None:
