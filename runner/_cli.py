@@ -22,10 +22,9 @@ from __future__ import annotations
 
 import sys
 import time
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, NoReturn
 
-import click  # imports time and datetime itself: the two above are free
+import click
 
 if TYPE_CHECKING:
     from ._run import Run
@@ -469,6 +468,8 @@ def _iso(ts: float | None) -> str | None:
     """UTC ISO-8601 with a ``Z``, as ``get_details()`` writes times."""
     if ts is None:
         return None
+    from datetime import datetime, timezone
+
     return datetime.fromtimestamp(ts, timezone.utc).isoformat()[:-6] + "Z"
 
 
@@ -476,6 +477,8 @@ def _epoch(iso: str | None) -> float | None:
     """Seconds since the epoch of a ``get_details()`` time (``...Z``)."""
     if not iso:
         return None
+    from datetime import datetime
+
     return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
 
 

@@ -34,7 +34,6 @@ import stat
 import sys
 import tempfile
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, NamedTuple, TypeVar
 
@@ -157,6 +156,8 @@ def run_parallel(func: Callable[[T], R], items: Sequence[T]) -> list[R]:
         return [func(item) for item in items]
     size = max(8, len(items) // (WORKERS * 4))
     chunks = [items[i : i + size] for i in range(0, len(items), size)]
+    from concurrent.futures import ThreadPoolExecutor
+
     with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="runner-snap") as pool:
         parts = pool.map(lambda chunk: [func(item) for item in chunk], chunks)
         return [result for part in parts for result in part]

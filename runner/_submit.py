@@ -73,8 +73,6 @@ def check_source(source_directory: str) -> Path:
 def submit(experiment: Experiment, config: ScriptRunConfig, tags: dict[str, Any] | None = None,
            run_id: str | None = None, _parent_id: str | None = None, **kwargs: Any) -> Run:
     """Validate, snapshot, record (Queued) and start a supervised run."""
-    from ._envs import redact_env_vars, validate_environment
-    from ._run import Run
     from ._snapshot import SnapshotLimits, take_snapshot
 
     if kwargs:
@@ -89,10 +87,12 @@ def submit(experiment: Experiment, config: ScriptRunConfig, tags: dict[str, Any]
     source = check_source(resolved.source_directory)
     if resolved.script:
         check_script(source, resolved.script)
-    if remote is None:
-        validate_environment(resolved.environment, ws.paths)
-    else:  # the environment is built on the cluster: check what can be checked here
+    if remote is not None:  # the environment is built on the cluster: check what we can
         remote.check_submission(resolved, ws)
+    elif resolved.environment is not None:
+        from ._envs import validate_environment
+
+        validate_environment(resolved.environment, ws.paths)
     if tags is not None and not isinstance(tags, dict):
         raise UsageError(f"tags must be a dict, not {type(tags).__name__}.")
     store = ws.store
@@ -114,7 +114,7 @@ def submit(experiment: Experiment, config: ScriptRunConfig, tags: dict[str, Any]
         if interpreter and ("/" in interpreter or os.sep in interpreter) \
                 and not os.path.isabs(interpreter):
             python["interpreter_path"] = os.path.abspath(interpreter)
-    definition = _definition(resolved, source, env_dict, redact_env_vars)
+    definition = _definition(resolved, source, env_dict)
     pid, started = _proc.identity()
     run_dir = ws.paths.run_dir(run_id)
     store.insert_run(
@@ -135,12 +135,20 @@ def submit(experiment: Experiment, config: ScriptRunConfig, tags: dict[str, Any]
         private["resources"] = resolved.resources
         supervisor = remote.start(ws, run_id, private, settings.supervisor_start)
     store.update_run(run_id, owner_pid=supervisor, owner_start=_proc.start_time(supervisor))
+    from ._run import Run  # imported while the supervisor starts the script
+
     return Run(experiment, run_id)
 
 
-def _definition(resolved: ResolvedConfig, source: Path, env_dict: dict[str, Any] | None,
-                redact) -> dict[str, Any]:
+def _definition(resolved: ResolvedConfig, source: Path,
+                env_dict: dict[str, Any] | None) -> dict[str, Any]:
     """The ``runDefinition`` kept with the run (secrets redacted)."""
+    if env_dict is None and not resolved.environment_variables:
+        def redact(variables: dict[str, str]) -> dict[str, str]:
+            return variables
+    else:
+        from ._envs import redact_env_vars as redact
+
     environment = None
     if env_dict is not None:
         environment = dict(env_dict)
