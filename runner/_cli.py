@@ -141,9 +141,32 @@ def _report(exc: Exception, show_traceback: bool) -> int:
 
 
 def main(argv: list[str] | None = None, prog_name: str | None = None) -> NoReturn:
-    """Entry point of the ``runner`` console script and ``python -m runner``."""
-    cli.main(args=argv, prog_name=prog_name)
-    raise AssertionError("unreachable: cli.main() always exits")  # pragma: no cover
+    """Entry point of the ``runner`` console script and ``python -m runner``.
+
+    A command is one short process: once it is done and its output flushed, the
+    process ends at once instead of tearing the interpreter down (which would
+    also checkpoint the store's write-ahead log on every command; SQLite does
+    that by itself as the log grows).
+    """
+    try:
+        cli.main(args=argv, prog_name=prog_name)
+        code: Any = 0
+    except SystemExit as exc:
+        code = exc.code
+    if not isinstance(code, int):
+        if code is not None:
+            click.echo(code, err=True)
+        code = 0 if code is None else 1
+    import atexit
+    import os
+
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
 
 
 @click.group(cls=RunnerGroup, context_settings={"help_option_names": ["-h", "--help"]})

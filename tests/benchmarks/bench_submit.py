@@ -46,7 +46,9 @@ def main() -> None:
         env = dict(os.environ, RUNNER_WORKSPACE=str(ws.root))
         # As on a user's machine: compiled modules are cached after the first start.
         env.pop("PYTHONDONTWRITEBYTECODE", None)
-        runner_cmd = shutil.which("runner") or "runner"
+        # The console script itself (a version manager's shim would add its own start-up).
+        beside = Path(sys.executable).with_name("runner")
+        runner_cmd = str(beside) if beside.exists() else (shutil.which("runner") or "runner")
 
         def via_cli() -> None:
             subprocess.run([runner_cmd, "submit", "--experiment", "bench", "--source-dir",
