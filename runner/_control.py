@@ -1,66 +1,37 @@
-"""Talking to a run's supervisor: starting it, reaping it, asking it to cancel.
+"""Talking to a run's supervisor: starting it and asking it to cancel.
 
 The supervisor is started detached (its own session) so the submitting process
-may exit. When it was forked from this process, a daemon thread reaps it and
-sets an event that ``wait_for_completion`` in this process wakes on at once.
+may exit; see :func:`runner._owner.start_detached`.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import subprocess
-import sys
-import threading
 import time
-import traceback
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import _proc
 from ._models import CANCEL_REQUESTED, PREPARING, QUEUED, RUNNING
+from ._owner import done_event
 
 if TYPE_CHECKING:
     from ._workspace import Workspace
 
-_done: dict[str, threading.Event] = {}
-
-
-def done_event(run_id: str) -> threading.Event | None:
-    """Set when this process's own supervisor of ``run_id`` has exited."""
-    return _done.get(run_id)
+__all__ = ["done_event", "request_cancel", "start_supervisor"]
 
 
 def start_supervisor(ws: Workspace, run_id: str, private: dict[str, Any], mode: str) -> int:
     """Start the supervisor of ``run_id`` detached; returns its pid."""
-    from ._store import no_connections_open
-    from ._supervisor import PRIVATE_VAR
+    from ._owner import start_detached
 
-    run_dir = ws.paths.run_dir(run_id)
-    event = threading.Event()
-    if mode == "fork":
-        _preload(private)
-        with no_connections_open():
-            pid = os.fork()
-            if pid == 0:  # pragma: no cover - the child; measured by its effects
-                _child(ws, run_id, private, run_dir)
-        threading.Thread(target=_reap_pid, args=(pid, event), daemon=True,
-                         name=f"runner-reap-{pid}").start()
-    else:
-        env = dict(os.environ)
-        env[PRIVATE_VAR] = json.dumps(private)
-        with open(run_dir / ".sys" / "supervisor.log", "ab") as err:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "runner._supervisor", str(ws.root), run_id],
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, env=env,
-                start_new_session=True, close_fds=True,
-            )
-        pid = proc.pid
-        threading.Thread(target=_reap_popen, args=(proc, event), daemon=True,
-                         name=f"runner-reap-{pid}").start()
-    _done[run_id] = event
-    return pid
+    def owner() -> int:
+        from ._supervisor import Supervisor
+
+        return Supervisor(str(ws.root), run_id, private, ws.config).run()
+
+    return start_detached(ws, run_id, private, mode, owner=owner,
+                          module="runner._supervisor", preload=lambda: _preload(private))
 
 
 def _preload(private: dict[str, Any]) -> None:
@@ -74,58 +45,6 @@ def _preload(private: dict[str, Any]) -> None:
 
         if not (env.get("python") or {}).get("user_managed_dependencies", False):
             from ._envs import _cache  # noqa: F401
-
-
-def _child(ws: Workspace, run_id: str, private: dict[str, Any], run_dir: Path) -> None:
-    """In the forked child: detach, supervise, and leave without running any
-    of the parent's exit handlers."""
-    code = 70
-    try:
-        os.setsid()
-        _name_process(f"runner:{run_id[-8:]}")
-        devnull = os.open(os.devnull, os.O_RDWR)
-        log = os.open(run_dir / ".sys" / "supervisor.log",
-                      os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        os.dup2(devnull, 0)
-        os.dup2(devnull, 1)
-        os.dup2(log, 2)
-        os.close(devnull)
-        os.close(log)
-        from . import _context
-        from ._supervisor import Supervisor
-
-        _context.reset()
-        code = Supervisor(str(ws.root), run_id, private, ws.config).run()
-    except BaseException:  # noqa: BLE001
-        try:
-            os.write(2, traceback.format_exc().encode())
-        except OSError:
-            pass
-    finally:
-        os._exit(code)
-
-
-def _name_process(name: str) -> None:
-    """Name a forked supervisor ``runner:<end of run id>`` in ps -o comm and top (Linux)."""
-    try:
-        with open("/proc/self/comm", "w") as f:
-            f.write(name[:15])
-    except OSError:
-        pass
-
-
-def _reap_pid(pid: int, event: threading.Event) -> None:
-    try:
-        os.waitpid(pid, 0)
-    except ChildProcessError:  # reaped by someone else (e.g. a user's os.wait())
-        while _proc.is_alive(pid, None):
-            time.sleep(0.05)
-    event.set()
-
-
-def _reap_popen(proc: subprocess.Popen, event: threading.Event) -> None:
-    proc.wait()
-    event.set()
 
 
 def request_cancel(ws: Workspace, row: dict[str, Any]) -> None:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import select
 import shutil
 import signal
 import sys
@@ -41,6 +40,7 @@ from ._models import (
     error_record,
     status_from_exit,
 )
+from ._owner import PRIVATE_VAR, RunOwner
 
 log = logging.getLogger(__name__)
 
@@ -48,20 +48,9 @@ log = logging.getLogger(__name__)
 QUEUE_POLL = 0.2
 #: Seconds after launch of the first resource sample.
 FIRST_SAMPLE = 0.2
-#: Carries ``private`` to a supervisor started with exec.
-PRIVATE_VAR = "RUNNER_SUPERVISOR_PRIVATE"
 
 
-def touch_status(run_dir: Path, status: str) -> None:
-    """Write the status marker that waiters watch."""
-    marker = run_dir / ".sys" / "status"
-    try:
-        marker.write_text(status, encoding="utf-8")
-    except OSError:  # pragma: no cover - run folder removed under us
-        pass
-
-
-class Supervisor:
+class Supervisor(RunOwner):
     """Runs one submitted run to its end. See the module docstring."""
 
     def __init__(self, root: str, run_id: str, private: dict[str, Any] | None = None,
@@ -80,49 +69,16 @@ class Supervisor:
         if private is None:
             private = json.loads(os.environ.pop(PRIVATE_VAR, "") or "{}")
         self.private = private
-        self.cancel_flag = False
+        super().__init__()
         self.proc = None
         self.returncode: int | None = None
         self.rusage = None
         self.samples = _Samples()
         self.env_hash: str | None = None
-        self._wake_r, self._wake_w = os.pipe()
-        os.set_blocking(self._wake_r, False)
-        os.set_blocking(self._wake_w, False)
-
-    # ------------------------------------------------------------ signals
 
     def _install_signals(self) -> None:
-        signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
-        signal.signal(signal.SIGCHLD, lambda *_: None)
-        signal.signal(signal.SIGUSR1, self._on_cancel_signal)
-        signal.signal(signal.SIGTERM, self._on_cancel_signal)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGHUP, signal.SIG_IGN)
-
-    def _on_cancel_signal(self, signum, frame) -> None:
-        self.cancel_flag = True
-
-    def _sleep(self, timeout: float) -> None:
-        """Wait until a signal arrives or ``timeout`` passes."""
-        if timeout > 0:
-            try:
-                select.select([self._wake_r], [], [], timeout)
-            except InterruptedError:  # pragma: no cover - PEP 475 retries
-                pass
-        try:
-            while os.read(self._wake_r, 512):
-                pass
-        except BlockingIOError:
-            pass
-
-    def _cancel_requested(self) -> bool:
-        if self.cancel_flag:
-            return True
-        row = self.store.get_run(self.run_id)
-        if row["cancel_requested"] is not None:
-            self.cancel_flag = True
-        return self.cancel_flag
+        super()._install_signals()
+        signal.signal(signal.SIGCHLD, lambda *_: None)  # the script ended: wake up
 
     # ------------------------------------------------------------ phases
 
@@ -134,7 +90,7 @@ class Supervisor:
             if not self._wait_for_slot():
                 self._finish(CANCELED, None)
                 return 0
-            touch_status(self.run_dir, PREPARING)
+            self._touch(PREPARING)
             launched = self._prepare_and_launch()
             if launched:
                 self._supervise()
@@ -221,7 +177,7 @@ class Supervisor:
         script = {"script_pid": self.proc.pid, "script_start": _proc.start_time(self.proc.pid)}
         if self.store.update_run(self.run_id, status=RUNNING, start_time=self.launched_at,
                                  only_if_status=(PREPARING,), **script):
-            touch_status(self.run_dir, RUNNING)
+            self._touch(RUNNING)
         else:  # a cancel came in meanwhile: still record what to end
             self.store.update_run(self.run_id, **script)
         return True
@@ -272,7 +228,7 @@ class Supervisor:
         assert self.proc is not None
         self.store.update_run(self.run_id, status=CANCEL_REQUESTED,
                               only_if_status=(RUNNING, PREPARING))
-        touch_status(self.run_dir, CANCEL_REQUESTED)
+        self._touch(CANCEL_REQUESTED)
         _proc.end_tree(self.proc.pid, None, grace=self.config.cancel_grace_seconds)
         deadline = time.monotonic() + 5
         while not self._reap() and time.monotonic() < deadline:
@@ -284,7 +240,7 @@ class Supervisor:
             return
         self.store.update_run(self.run_id, status=FINALIZING,
                               only_if_status=(RUNNING, CANCEL_REQUESTED, PREPARING))
-        touch_status(self.run_dir, FINALIZING)
+        self._touch(FINALIZING)
         failed = self.returncode != 0
         status, error = status_from_exit(
             self.returncode,
@@ -305,7 +261,7 @@ class Supervisor:
             exit_code=self.returncode, system=system or None,
             only_if_status=tuple(s for s in RunStatus.ALL if s not in RunStatus.TERMINAL),
         )
-        touch_status(self.run_dir, status)
+        self._touch(status)
 
     # ------------------------------------------------------------ helpers
 

@@ -23,14 +23,9 @@ from __future__ import annotations
 
 import json
 import os
-import select
-import signal
-import subprocess
 import sys
-import threading
 import time
 import traceback
-from pathlib import Path
 from typing import Any
 
 from .._models import (
@@ -43,6 +38,7 @@ from .._models import (
     RunStatus,
     error_record,
 )
+from .._owner import PRIVATE_VAR, RunOwner
 from .ray import (
     TERMINAL,
     JobsApiError,
@@ -62,10 +58,9 @@ LOG_POLL = 0.5
 LOST_AFTER = 120.0
 #: Seconds a stopped job may take to reach a terminal state before we stop waiting.
 STOP_WAIT = 60.0
-PRIVATE_VAR = "RUNNER_SUPERVISOR_PRIVATE"
 
 
-class RayOwner:
+class RayOwner(RunOwner):
     """Drives one run on a Ray cluster to its end. See the module docstring."""
 
     def __init__(self, root: str, run_id: str, private: dict[str, Any] | None = None) -> None:
@@ -82,50 +77,15 @@ class RayOwner:
         self.private = private
         self.settings: dict[str, Any] = private["target"]
         self.client = JobsClient(self.settings["address"], self.settings.get("token"))
-        self.cancel_flag = False
+        super().__init__()
         self.stop_sent: float | None = None
         self.timed_out: float | None = None
         self.submitted = False
         self.running_since: float | None = None
         self.info: dict[str, Any] | None = None
         self.log_chars = 0
-        self._wake_r, self._wake_w = os.pipe()
-        os.set_blocking(self._wake_r, False)
-        os.set_blocking(self._wake_w, False)
 
     # ------------------------------------------------------------ plumbing
-
-    def _install_signals(self) -> None:
-        signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
-        signal.signal(signal.SIGUSR1, self._on_cancel)
-        signal.signal(signal.SIGTERM, self._on_cancel)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGHUP, signal.SIG_IGN)
-
-    def _on_cancel(self, signum: int, frame: Any) -> None:
-        self.cancel_flag = True
-
-    def _sleep(self, timeout: float) -> None:
-        if timeout > 0:
-            try:
-                select.select([self._wake_r], [], [], timeout)
-            except InterruptedError:  # pragma: no cover
-                pass
-        try:
-            while os.read(self._wake_r, 512):
-                pass
-        except BlockingIOError:
-            pass
-
-    def _cancel_requested(self) -> bool:
-        if not self.cancel_flag and self.store.get_run(self.run_id)["cancel_requested"]:
-            self.cancel_flag = True
-        return self.cancel_flag
-
-    def _touch(self, status: str) -> None:
-        from .._supervisor import touch_status
-
-        touch_status(self.run_dir, status)
 
     def _note(self, text: str) -> None:
         """A line in ``logs/env_build.txt``, the log streamed before the script's."""
@@ -347,61 +307,15 @@ def _seconds(ms: Any) -> float | None:
 
 def start_owner(ws: Any, run_id: str, private: dict[str, Any], mode: str) -> int:
     """Start the owner of ``run_id`` detached (forked, or exec'd); returns its pid."""
-    from .._store import no_connections_open
+    from .._owner import start_detached
 
-    run_dir = ws.paths.run_dir(run_id)
-    if mode == "fork":
-        from .. import _envs, _http_store, _shim, _snapshot, _supervisor  # noqa: F401 - preload
+    def preload() -> None:
+        from .. import _envs, _http_store, _shim, _snapshot, _supervisor  # noqa: F401
         from .._envs import _schema  # noqa: F401
 
-        with no_connections_open():
-            pid = os.fork()
-            if pid == 0:  # pragma: no cover - the child; measured by its effects
-                _child(str(ws.root), run_id, private, run_dir)
-        threading.Thread(target=_reap, args=(pid,), daemon=True, name=f"runner-reap-{pid}").start()
-        return pid
-    env = dict(os.environ)
-    env[PRIVATE_VAR] = json.dumps(private)
-    with open(run_dir / ".sys" / "supervisor.log", "ab") as err:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "runner._targets._ray_owner", str(ws.root), run_id],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, env=env,
-            start_new_session=True, close_fds=True)
-    threading.Thread(target=proc.wait, daemon=True, name=f"runner-reap-{proc.pid}").start()
-    return proc.pid
-
-
-def _child(root: str, run_id: str, private: dict[str, Any], run_dir: Path) -> None:
-    """In the forked child: detach, own the run, leave without the parent's exit handlers."""
-    code = 70
-    try:
-        os.setsid()
-        devnull = os.open(os.devnull, os.O_RDWR)
-        log = os.open(run_dir / ".sys" / "supervisor.log",
-                      os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        os.dup2(devnull, 0)
-        os.dup2(devnull, 1)
-        os.dup2(log, 2)
-        os.close(devnull)
-        os.close(log)
-        from .. import _context
-
-        _context.reset()
-        code = RayOwner(root, run_id, private).run()
-    except BaseException:  # noqa: BLE001
-        try:
-            os.write(2, traceback.format_exc().encode())
-        except OSError:
-            pass
-    finally:
-        os._exit(code)
-
-
-def _reap(pid: int) -> None:
-    try:
-        os.waitpid(pid, 0)
-    except ChildProcessError:  # reaped by someone else
-        pass
+    return start_detached(ws, run_id, private, mode,
+                          owner=lambda: RayOwner(str(ws.root), run_id, private).run(),
+                          module="runner._targets._ray_owner", preload=preload)
 
 
 def main(argv: list[str] | None = None) -> int:

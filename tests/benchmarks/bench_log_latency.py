@@ -58,9 +58,9 @@ def main() -> None:
         reader = Run.get(Workspace.get(ws.root), run.id)
         clock = _Clock()
         # A fresh handle: the waiter learns of new lines from file events only.
-        from runner import _control
+        from runner import _owner
 
-        _control._done.pop(run.id, None)
+        _owner._done.pop(run.id, None)
         with contextlib.redirect_stdout(clock):
             reader.wait_for_completion(show_output=True)
         delays = sorted(d * 1000 for d in clock.delays)
