@@ -34,14 +34,9 @@ def _workspace_paths() -> WorkspacePaths:
 
 
 def _human_size(n: int | None) -> str:
-    if n is None:
-        return "-"
-    size = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} B"  # pragma: no cover
+    from runner._snapshot import human_size
+
+    return "-" if n is None else human_size(n)
 
 
 def _ago(ts: float | None) -> str:

@@ -46,11 +46,21 @@ def touch_status(run_dir: Path, status: str) -> None:
 class RunOwner:
     """Signals, waking and cancel requests of an owner process."""
 
-    run_id: str
-    run_dir: Path
-    store: Any
+    def __init__(self, root: str, run_id: str, private: dict[str, Any] | None) -> None:
+        """``private`` holds what the record keeps only redacted: the environment
+        definition and the variables, in clear (passed in memory, or by
+        environment variable to an exec'd owner)."""
+        from ._workspace import Workspace
 
-    def __init__(self) -> None:
+        self.ws = Workspace(root)
+        self.store = self.ws.store
+        self.run_id = run_id
+        self.run_dir = self.ws.paths.run_dir(run_id)
+        self.row: dict[str, Any] = self.store.get_run(run_id)
+        self.definition: dict[str, Any] = self.row["definition"] or {}
+        if private is None:
+            private = json.loads(os.environ.pop(PRIVATE_VAR, "") or "{}")
+        self.private: dict[str, Any] = private
         self.cancel_flag = False
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)

@@ -343,7 +343,7 @@ def check_limits(selection: Selection, limits: SnapshotLimits) -> None:
     count, total = len(selection.files), selection.total_bytes
     over = []
     if total > limits.max_bytes:
-        over.append(f"{_human(total)} is over the limit of {_human(limits.max_bytes)} "
+        over.append(f"{human_size(total)} is over the limit of {human_size(limits.max_bytes)} "
                     "(snapshot_max_bytes)")
     if count > limits.max_files:
         over.append(f"{count:,} files is over the limit of {limits.max_files:,} "
@@ -359,12 +359,12 @@ def check_limits(selection: Selection, limits: SnapshotLimits) -> None:
     biggest = sorted(selection.files, key=lambda e: (-e.size, e.rel))[:5]
     top = sorted(folders.items(), key=lambda kv: (-kv[1][0], -kv[1][1], kv[0]))[:5]
     lines = [f"Source directory {str(selection.source)!r} is too large to snapshot: "
-             + "; ".join(over) + f". It holds {count:,} files, {_human(total)}."]
+             + "; ".join(over) + f". It holds {count:,} files, {human_size(total)}."]
     lines.append("Largest files:")
-    lines += [f"  {_human(e.size):>10}  {e.rel}" for e in biggest]
+    lines += [f"  {human_size(e.size):>10}  {e.rel}" for e in biggest]
     if top:
         lines.append("Largest top-level folders:")
-        lines += [f"  {_human(b):>10}  {name} ({n:,} file{'s' if n > 1 else ''})"
+        lines += [f"  {human_size(b):>10}  {name} ({n:,} file{'s' if n > 1 else ''})"
                   for name, (b, n) in top]
     lines.append("Leave them out by adding patterns (such as 'data/') to .amlignore or "
                  f".gitignore in {str(selection.source)!r}, or raise snapshot_max_bytes / "
@@ -373,7 +373,8 @@ def check_limits(selection: Selection, limits: SnapshotLimits) -> None:
                         total_files=count)
 
 
-def _human(n: int) -> str:
+def human_size(n: int) -> str:
+    """``1.5 MB`` and the like."""
     size = float(n)
     for unit in ("B", "KB", "MB", "GB"):
         if size < 1024 or unit == "GB":

@@ -40,7 +40,7 @@ from ._models import (
     error_record,
     status_from_exit,
 )
-from ._owner import PRIVATE_VAR, RunOwner
+from ._owner import RunOwner
 
 log = logging.getLogger(__name__)
 
@@ -55,21 +55,9 @@ class Supervisor(RunOwner):
 
     def __init__(self, root: str, run_id: str, private: dict[str, Any] | None = None,
                  config: Any = None) -> None:
-        """``private`` holds what the record keeps only redacted: the environment
-        definition and the variables, in clear (passed in memory or by env var)."""
-        from ._workspace import Workspace
-
-        self.ws = Workspace(root)
-        self.store = self.ws.store
+        """See :class:`runner._owner.RunOwner`; ``config`` saves reading the settings again."""
+        super().__init__(root, run_id, private)
         self.config = config if config is not None else self.ws.config
-        self.run_id = run_id
-        self.run_dir = self.ws.paths.run_dir(run_id)
-        self.row = self.store.get_run(run_id)
-        self.definition: dict[str, Any] = self.row["definition"] or {}
-        if private is None:
-            private = json.loads(os.environ.pop(PRIVATE_VAR, "") or "{}")
-        self.private = private
-        super().__init__()
         self.proc = None
         self.returncode: int | None = None
         self.rusage = None

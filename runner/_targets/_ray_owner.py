@@ -21,8 +21,6 @@ work unchanged:
 
 from __future__ import annotations
 
-import json
-import os
 import sys
 import time
 import traceback
@@ -38,7 +36,7 @@ from .._models import (
     RunStatus,
     error_record,
 )
-from .._owner import PRIVATE_VAR, RunOwner
+from .._owner import RunOwner
 from .ray import (
     TERMINAL,
     JobsApiError,
@@ -64,20 +62,9 @@ class RayOwner(RunOwner):
     """Drives one run on a Ray cluster to its end. See the module docstring."""
 
     def __init__(self, root: str, run_id: str, private: dict[str, Any] | None = None) -> None:
-        from .._workspace import Workspace
-
-        self.ws = Workspace(root)
-        self.store = self.ws.store
-        self.run_id = run_id
-        self.run_dir = self.ws.paths.run_dir(run_id)
-        self.row = self.store.get_run(run_id)
-        self.definition: dict[str, Any] = self.row["definition"] or {}
-        if private is None:
-            private = json.loads(os.environ.pop(PRIVATE_VAR, "") or "{}")
-        self.private = private
-        self.settings: dict[str, Any] = private["target"]
+        super().__init__(root, run_id, private)
+        self.settings: dict[str, Any] = self.private["target"]
         self.client = JobsClient(self.settings["address"], self.settings.get("token"))
-        super().__init__()
         self.stop_sent: float | None = None
         self.timed_out: float | None = None
         self.submitted = False

@@ -37,28 +37,10 @@ SERIES_TARGET = 0.5
 def build_workspace(root: Path, count: int, points: int) -> str:
     """``count`` completed runs (half with metrics, a third tagged) and one run with a
     ``points``-value metric; returns that run's id."""
-    from runner import Workspace
+    from _workspaces import many_runs
 
-    ws = Workspace.create(root)
+    ws = many_runs(root, count, tag_every=3)
     store = ws.store
-    base = time.time() - count * 60
-    for i in range(count):
-        run_id = str(uuid.uuid4())
-        start = base + i * 60
-        store.insert_run(
-            run_id, f"experiment-{i % 5}", type="script", status="Completed",
-            display_name=f"trial {i}" if i % 3 == 0 else None,
-            created=start, start_time=start + 0.5, end_time=start + 42.0, exit_code=0,
-            definition={"script": "train.py", "arguments": ["--alpha", i / count]},
-        )
-        if i % 2 == 0:
-            store.write_metrics(run_id, [
-                ("loss", "scalar", [1.0 / (k + 1) for k in range(10)], None, None),
-                ("accuracy", "scalar", [0.5 + i / (2 * count)], None, None),
-                ("epochs", "scalar", [10], None, None),
-            ])
-        if i % 3 == 0:
-            store.set_tags(run_id, {"sweep": str(i % 7), "owner": "bench"})
     big = str(uuid.uuid4())
     now = time.time()
     store.insert_run(big, "big-metric", type="script", status="Completed", created=now,
