@@ -72,6 +72,31 @@ def flush_all() -> None:
                         exc_info=True)
 
 
+_trim: list = []
+_trimmed_at = [0.0]
+
+
+def release_memory() -> None:
+    """Give freed heap memory back to the system, at most once a second (glibc).
+
+    Fast logging frees many large buffers; glibc keeps them in the heap, so
+    without this a process's memory would keep its high-water mark.
+    """
+    now = time.monotonic()
+    if now - _trimmed_at[0] < 1.0:
+        return
+    _trimmed_at[0] = now
+    if not _trim:
+        try:
+            import ctypes
+
+            _trim.append(ctypes.CDLL("libc.so.6").malloc_trim)
+        except (OSError, AttributeError):
+            _trim.append(None)
+    if _trim[0] is not None:
+        _trim[0](0)
+
+
 def _install_sigterm() -> None:
     """Flush on SIGTERM, then die of it as before, if nobody else handles SIGTERM."""
     global _sigterm_installed

@@ -27,7 +27,7 @@ TABLE = "table"
 IMAGE = "image"
 
 #: Values per stored chunk.
-CHUNK = 16384
+CHUNK = 65536
 
 _INT64_MIN = -(2**63)
 _INT64_MAX = 2**63 - 1

@@ -50,6 +50,10 @@ def _iso(ts: float | None) -> str | None:
     return datetime.fromtimestamp(ts, timezone.utc).isoformat().replace("+00:00", "Z")
 
 
+#: Floats written at once above which freed memory is handed back to the system.
+_BIG_WRITE = 1 << 19
+
+
 class Run(RunFiles):
     """One run of an experiment: log into it, read it back, end it.
 
@@ -270,6 +274,9 @@ class Run(RunFiles):
             except Exception:
                 self._unwritten = drained
                 raise
+            if sum(len(d[4]) for d in drained if d[4] is not None) > _BIG_WRITE:
+                del drained
+                _flusher.release_memory()
 
     def _on_terminate(self) -> None:
         """SIGTERM in the owning process: an interactive run ends Failed, outputs kept."""
