@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
+from . import _cli_render as _render
+
 if TYPE_CHECKING:
     from ._run import Run
     from ._workspace import Workspace
@@ -36,8 +38,6 @@ INTERRUPTED_EXIT_CODE = 130
 #: Scalar metrics shown per run by ``runner runs``.
 _LISTED_METRICS = 3
 
-#: Lists longer than this are summarized (count, last, min, max) by ``runner metrics``.
-_INLINE_LIST = 8
 
 
 # --------------------------------------------------------------------------- boundary
@@ -232,9 +232,9 @@ def experiments(as_json: bool) -> None:
     """List experiments: run counts by status and last activity."""
     items = _workspace().store.experiments()
     if as_json:
-        _echo_json([
+        _render.echo_json([
             {"name": e["name"], "runs": e["runs"], "statuses": e["statuses"],
-             "created": _iso(e["created"]), "last_activity": _iso(e["last_activity"])}
+             "created": _render.iso(e["created"]), "last_activity": _render.iso(e["last_activity"])}
             for e in items
         ])
         return
@@ -244,10 +244,10 @@ def experiments(as_json: bool) -> None:
     rows = [
         [e["name"], str(e["runs"]),
          ", ".join(f"{n} {s}" for s, n in sorted(e["statuses"].items())) or "-",
-         _local(e["last_activity"])]
+         _render.local(e["last_activity"])]
         for e in items
     ]
-    click.echo(_table(["EXPERIMENT", "RUNS", "BY STATUS", "LAST ACTIVITY"], rows))
+    click.echo(_render.table(["EXPERIMENT", "RUNS", "BY STATUS", "LAST ACTIVITY"], rows))
 
 
 @cli.command()
@@ -282,7 +282,7 @@ def runs(experiment: str | None, status: str | None, tags: tuple[str, ...],
         tag_keys=keys, include_children=include_children, limit=limit,
     )
     if as_json:
-        _echo_json([_run_json(row) for row in items])
+        _render.echo_json([_render.run_json(row) for row in items])
         return
     if not items:
         click.echo("No runs found." if (experiment or status or tags) else
@@ -292,16 +292,16 @@ def runs(experiment: str | None, status: str | None, tags: tuple[str, ...],
     rows = []
     for row in items:
         metrics = row["metrics"]
-        shown = " ".join(f"{name}={_short(metrics[name])}"
+        shown = " ".join(f"{name}={_render.short(metrics[name])}"
                          for name in sorted(metrics)[:_LISTED_METRICS])
         if len(metrics) > _LISTED_METRICS:
             shown += f" (+{len(metrics) - _LISTED_METRICS})"
         rows.append([
-            row["id"], row["experiment"], row["status"], _local(row["start_time"]),
-            _duration(row["start_time"], row["end_time"], now),
-            _clip(row["display_name"] or "", 32), shown,
+            row["id"], row["experiment"], row["status"], _render.local(row["start_time"]),
+            _render.duration(row["start_time"], row["end_time"], now),
+            _render.clip(row["display_name"] or "", 32), shown,
         ])
-    click.echo(_table(
+    click.echo(_render.table(
         ["RUN ID", "EXPERIMENT", "STATUS", "STARTED", "DURATION", "NAME", "METRICS"], rows))
 
 
@@ -313,7 +313,7 @@ def show(run_id: str, as_json: bool) -> None:
     run = _get_run(run_id)
     details = run.get_details()
     if as_json:
-        _echo_json(details)
+        _render.echo_json(details)
         return
     from ._models import RunStatus
 
@@ -326,37 +326,38 @@ def show(run_id: str, as_json: bool) -> None:
     lines += [("Type", details["type"]), ("Status", details["status"])]
     if details.get("parentRunId"):
         lines.append(("Parent run", details["parentRunId"]))
-    created, start = _epoch(details["createdTimeUtc"]), _epoch(details["startTimeUtc"])
-    end = _epoch(details.get("endTimeUtc"))
-    lines.append(("Created", _local(created)))
-    lines.append(("Started", _local(start)))
+    created = _render.epoch(details["createdTimeUtc"])
+    start = _render.epoch(details["startTimeUtc"])
+    end = _render.epoch(details.get("endTimeUtc"))
+    lines.append(("Created", _render.local(created)))
+    lines.append(("Started", _render.local(start)))
     if details["status"] in RunStatus.TERMINAL:
-        lines.append(("Ended", _local(end)))
+        lines.append(("Ended", _render.local(end)))
     if start is not None:
-        lines.append(("Duration", _duration(start, end, time.time())))
+        lines.append(("Duration", _render.duration(start, end, time.time())))
     if "exitCode" in details:
         lines.append(("Exit code", str(details["exitCode"])))
     error = (details.get("error") or {}).get("error")
     if error:
         lines.append(("Error", f"{error.get('message', '')} [{error.get('code', 'Error')}]"))
     lines.append(("Snapshot", details.get("snapshotId") or "-"))
-    lines += _definition_lines(details.get("runDefinition") or {})
-    lines.append(("Tags", _pairs(details["tags"])))
-    lines.append(("Properties", _pairs(details["properties"])))
+    lines += _render.definition_lines(details.get("runDefinition") or {})
+    lines.append(("Tags", _render.pairs(details["tags"])))
+    lines.append(("Properties", _render.pairs(details["properties"])))
     lines.append(("Files", f"{len(run.get_file_names())} (list them with "
                            f"`runner files {run_id}`)"))
     logs = sorted(details.get("logFiles") or {})
     lines.append(("Log files", ", ".join(logs) if logs else "-"))
     if details.get("system"):
-        lines.append(("System", _pairs(details["system"])
-                      if isinstance(details["system"], dict) else _short(details["system"])))
+        lines.append(("System", _render.pairs(details["system"])
+                      if isinstance(details["system"], dict) else _render.short(details["system"])))
     system_metrics = run.get_system_metrics()
     for name in sorted(system_metrics):
-        lines.append((f"System {name}", _metric_summary(system_metrics[name])))
+        lines.append((f"System {name}", _render.metric_summary(system_metrics[name])))
     width = max(len(label) for label, _ in lines) + 2
     text = "\n".join(f"{label + ':':<{width}}{value}" for label, value in lines)
     if error and error.get("details"):
-        text += "\nError details:\n" + _indent(str(error["details"]), "    ")
+        text += "\nError details:\n" + _render.indent(str(error["details"]), "    ")
     click.echo(text)
 
 
@@ -375,7 +376,7 @@ def metrics(run_id: str, name: str | None, as_json: bool) -> None:
         raise NotFoundError(f"run {run_id} has no metric {name!r}; its metrics are: {known}.",
                             run_id=run_id, name=name)
     if as_json:
-        _echo_json(values)
+        _render.echo_json(values)
         return
     if not values:
         click.echo(f"Run {run_id} has no metrics.")
@@ -386,12 +387,12 @@ def metrics(run_id: str, name: str | None, as_json: bool) -> None:
         value = values[metric]
         if isinstance(value, dict):
             out.append(f"{metric}:")
-            out.append(_indent(_metric_table(value, limit=None if name else 20)))
+            out.append(_render.indent(_render.metric_table(value, limit=None if name else 20)))
         elif isinstance(value, list) and name is not None:
-            out.append(f"{metric}: {_metric_summary(value)}")
-            out.extend(f"  {_short(v, 60)}" for v in value)
+            out.append(f"{metric}: {_render.metric_summary(value)}")
+            out.extend(f"  {_render.short(v, 60)}" for v in value)
         else:
-            out.append(f"{metric:<{width}}{_metric_summary(value)}")
+            out.append(f"{metric:<{width}}{_render.metric_summary(value)}")
     click.echo("\n".join(out))
 
 
@@ -402,7 +403,7 @@ def files(run_id: str, as_json: bool) -> None:
     """List a run's files (outputs/, logs/ and uploaded files)."""
     names = _get_run(run_id).get_file_names()
     if as_json:
-        _echo_json(names)
+        _render.echo_json(names)
     elif names:
         click.echo("\n".join(names))
     else:
@@ -434,189 +435,6 @@ def download(run_id: str, name: str | None, output_dir: str) -> None:
             out.mkdir(parents=True, exist_ok=True)
             written = [run.download_file(name, out)]
     click.echo("\n".join(written))
-
-
-# --------------------------------------------------------------------------- rendering
-
-
-def _echo_json(value: Any) -> None:
-    """Print ``value`` as one strict JSON document (NaN and infinities as strings).
-
-    Indented for a terminal only: with ``indent`` json uses its pure-Python
-    encoder, several times slower over a listing of 10,000 runs.
-    """
-    import json
-
-    indent = 2 if sys.stdout.isatty() else None
-    try:
-        text = json.dumps(value, indent=indent, allow_nan=False, default=str)
-    except ValueError:
-        text = json.dumps(_finite(value), indent=indent, allow_nan=False, default=str)
-    click.echo(text)
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float):
-        if value != value:
-            return "NaN"
-        if value in (float("inf"), float("-inf")):
-            return "Infinity" if value > 0 else "-Infinity"
-        return value
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
-
-
-def _run_json(row: dict[str, Any]) -> dict[str, Any]:
-    start, end = row["start_time"], row["end_time"]
-    return {
-        "id": row["id"],
-        "experiment": row["experiment"],
-        "parent_id": row["parent_id"],
-        "type": row["type"],
-        "status": row["status"],
-        "display_name": row["display_name"],
-        "created": _iso(row["created"]),
-        "start_time": _iso(start),
-        "end_time": _iso(end),
-        "duration_seconds": round(end - start, 3) if start is not None and end is not None
-        else None,
-        "metrics": row["metrics"],
-    }
-
-
-def _iso(ts: float | None) -> str | None:
-    """UTC ISO-8601 with a ``Z``, as ``get_details()`` writes times."""
-    if ts is None:
-        return None
-    from datetime import datetime, timezone
-
-    return datetime.fromtimestamp(ts, timezone.utc).isoformat()[:-6] + "Z"
-
-
-def _epoch(iso: str | None) -> float | None:
-    """Seconds since the epoch of a ``get_details()`` time (``...Z``)."""
-    if not iso:
-        return None
-    from datetime import datetime
-
-    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
-
-
-def _local(ts: float | None) -> str:
-    if ts is None:
-        return "-"
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
-
-
-def _duration(start: float | None, end: float | None, now: float) -> str:
-    if start is None:
-        return "-"
-    seconds = max(0.0, (end if end is not None else now) - start)
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, secs = divmod(int(seconds), 60)
-    if minutes < 60:
-        return f"{minutes}m{secs:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours}h{minutes:02d}m"
-    days, hours = divmod(hours, 24)
-    return f"{days}d{hours:02d}h"
-
-
-def _table(headers: list[str], rows: list[list[str]]) -> str:
-    """Left-aligned columns; the last one is not padded."""
-    widths = [len(h) for h in headers]
-    for row in rows:
-        for i, cell in enumerate(row):
-            if len(cell) > widths[i]:
-                widths[i] = len(cell)
-    fmt = "  ".join(f"{{:<{w}}}" for w in widths[:-1]) + "  {}"
-    return "\n".join(fmt.format(*row).rstrip() for row in [headers, *rows])
-
-
-def _clip(text: str, width: int) -> str:
-    text = text.replace("\n", " ")
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def _short(value: Any, width: int = 24) -> str:
-    if isinstance(value, float):
-        text = f"{value:.6g}"
-    elif value is None:
-        text = "None"
-    else:
-        text = str(value)
-    return _clip(text, width)
-
-
-def _is_number(value: Any) -> bool:
-    return type(value) in (int, float)
-
-
-def _metric_summary(value: Any) -> str:
-    """A scalar as itself; a short list inline; a long one as count, last, min, max."""
-    if not isinstance(value, list):
-        if isinstance(value, dict):
-            return _pairs(value)
-        return _short(value, 60)
-    if len(value) <= _INLINE_LIST:
-        return "[" + ", ".join(_short(v, 16) for v in value) + "]"
-    parts = [f"{len(value)} values", f"last={_short(value[-1])}"]
-    numbers = [v for v in value if _is_number(v) and v == v]
-    if numbers:
-        parts += [f"min={_short(min(numbers))}", f"max={_short(max(numbers))}"]
-    return ", ".join(parts)
-
-
-def _metric_table(columns: dict[str, Any], limit: int | None) -> str:
-    """A logged table (``{column: [values]}`` or one row ``{column: value}``) as columns."""
-    cells = {c: v if isinstance(v, list) else [v] for c, v in columns.items()}
-    count = max((len(v) for v in cells.values()), default=0)
-    shown = count if limit is None else min(count, limit)
-    rows = [[_short(v[i], 20) if i < len(v) else "" for v in cells.values()]
-            for i in range(shown)]
-    text = _table(list(cells), rows)
-    if shown < count:
-        text += f"\n... {count - shown} more rows (see all with --name or --json)"
-    return text
-
-
-def _pairs(mapping: dict[str, Any]) -> str:
-    if not mapping:
-        return "-"
-    return ", ".join(k if v is None else f"{k}={_short(v, 40)}" for k, v in mapping.items())
-
-
-def _indent(text: str, prefix: str = "  ") -> str:
-    return "\n".join(prefix + line for line in text.splitlines())
-
-
-def _definition_lines(definition: dict[str, Any]) -> list[tuple[str, str]]:
-    """The parts of a run definition worth a line: script, arguments, environment, ..."""
-    if not isinstance(definition, dict):
-        return []
-    lines: list[tuple[str, str]] = []
-    if definition.get("script"):
-        lines.append(("Script", str(definition["script"])))
-    arguments = definition.get("arguments")
-    if arguments:
-        import shlex
-
-        text = " ".join(shlex.quote(str(a)) for a in arguments) \
-            if isinstance(arguments, list) else str(arguments)
-        lines.append(("Arguments", text))
-    for key, value in definition.items():
-        if key in ("script", "arguments") or value in (None, "", [], {}):
-            continue
-        if isinstance(value, dict):
-            value = value.get("name") or _pairs(value)
-        label = key[:1].upper() + key[1:].replace("_", " ")
-        lines.append((label, _short(value, 80)))
-    return lines
 
 
 # --------------------------------------------------------------------------- extensions
