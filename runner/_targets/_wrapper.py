@@ -188,6 +188,8 @@ def _run_script(job: dict, python: str, pkg: str, error_file: str) -> int:
     else:
         argv = [python, os.path.join(pkg, "runner_boot.py"), job["script"],
                 *job.get("arguments", [])]
+        if python == sys.executable and hasattr(os, "fork"):
+            return _fork_script(argv[1:], env)
     try:
         proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL)
     except OSError as exc:
@@ -203,6 +205,46 @@ def _run_script(job: dict, python: str, pkg: str, error_file: str) -> int:
         except subprocess.TimeoutExpired:
             if _terminated and time.monotonic() >= _terminated[0] + TERM_SECONDS / 2:
                 return -signal.SIGTERM
+
+
+def _fork_script(boot_argv: list[str], env: dict[str, str]) -> int:
+    """Run the script in a forked copy of this interpreter (which has runner loaded
+    already): one interpreter start less than a child process of its own."""
+    pid = os.fork()
+    if pid == 0:  # the script's process
+        code: Any = 1
+        try:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            os.environ.update(env)
+            sys.argv = list(boot_argv)
+            import runpy
+
+            runpy.run_path(boot_argv[0], run_name="__main__")
+            code = 0
+        except SystemExit as exc:
+            code = exc.code
+        except BaseException:  # noqa: BLE001 - the boot file reports the script's own errors
+            import traceback
+
+            traceback.print_exc()
+        finally:
+            import atexit
+
+            atexit._run_exitfuncs()  # the run's own flushes, as at a normal exit
+            for stream in (sys.stdout, sys.stderr):
+                try:
+                    stream.flush()
+                except (OSError, ValueError):
+                    pass
+            os._exit(code if isinstance(code, int) else (0 if code is None else 1))
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        if _terminated and time.monotonic() >= _terminated[0] + TERM_SECONDS / 2:
+            return -signal.SIGTERM
+        time.sleep(0.01)
 
 
 def _write_error(path: str, code: str, message: str) -> None:
