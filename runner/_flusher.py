@@ -9,15 +9,12 @@ at most what it logged in the last second.
 from __future__ import annotations
 
 import atexit
-import logging
 import os
 import signal
 import threading
 import time
 import weakref
 from typing import Protocol
-
-log = logging.getLogger(__name__)
 
 INTERVAL = 0.5
 
@@ -68,8 +65,10 @@ def flush_all() -> None:
         try:
             run._write_pending()
         except Exception:
-            log.warning("could not write metrics of run %s", getattr(run, "id", "?"),
-                        exc_info=True)
+            import logging
+
+            logging.getLogger(__name__).warning(
+                "could not write metrics of run %s", getattr(run, "id", "?"), exc_info=True)
 
 
 _trim: list = []

@@ -11,7 +11,6 @@ Run.get_context().log(...)`` must work in a bare virtualenv.
 
 from __future__ import annotations
 
-import getpass
 import os
 import threading
 import time
@@ -565,6 +564,8 @@ def _shape_all(raw: dict[str, tuple[str, list[Any]]]) -> dict[str, Any]:
 
 
 def _user() -> str | None:
+    import getpass
+
     try:
         return getpass.getuser()
     except Exception:  # noqa: BLE001 - no user name in some containers

@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
 import re
 import stat
@@ -59,7 +58,6 @@ from runner._paths import WorkspacePaths
 if TYPE_CHECKING:
     from runner._snapshot_diff import SnapshotDiff
 
-logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_BYTES = 300 * 1024 * 1024
 DEFAULT_MAX_FILES = 2000
@@ -450,7 +448,9 @@ def _store(paths: WorkspacePaths, selection: Selection, cache: _copy.StatCache,
         kept_bytes = sum(sizes.get(e.rel, e.size) for e in kept if e.kind == "file")
         selection = Selection(selection.source, kept, sorted(ignored), selection.empty_dirs,
                               kept_bytes)
-    logger.debug("snapshot of %s: %d files read, %d from the stat cache",
+    import logging
+
+    logging.getLogger(__name__).debug("snapshot of %s: %d files read, %d from the stat cache",
                  selection.source, len(todo), len(digests) - len(todo))
     rows = _rows(selection, digests, sizes)
     sid = _snapshot_id(rows)

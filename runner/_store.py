@@ -12,7 +12,6 @@ SQL lives here and nowhere else; callers get plain dicts.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sqlite3
 import threading
@@ -24,8 +23,6 @@ from typing import Any
 from . import _metrics
 from ._exceptions import ArtifactError, RunNotFound, StoreError, UsageError
 from ._paths import WorkspacePaths
-
-log = logging.getLogger(__name__)
 
 _BUSY_TIMEOUT_MS = 120_000
 
@@ -502,10 +499,12 @@ class Store:
                 elif row[1] != kind:
                     # Another handle or process made this name a metric of another
                     # kind; like Azure ML, keep the first kind and drop these values.
-                    log.warning("metric %r of run %s is a %s; dropped %s value(s) logged "
-                                "as a %s", name, run_id, row[1],
-                                len(values) + (len(floats) if floats is not None else 0),
-                                kind)
+                    import logging
+
+                    logging.getLogger(__name__).warning(
+                        "metric %r of run %s is a %s; dropped %s value(s) logged as a %s",
+                        name, run_id, row[1],
+                        len(values) + (len(floats) if floats is not None else 0), kind)
                     continue
                 else:
                     metric_id = row[0]

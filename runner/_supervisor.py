@@ -17,7 +17,6 @@ RUN_ID``.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import shutil
 import signal
@@ -41,8 +40,6 @@ from ._models import (
     status_from_exit,
 )
 from ._owner import RunOwner
-
-log = logging.getLogger(__name__)
 
 #: Seconds between queue checks while waiting for a slot.
 QUEUE_POLL = 0.2

@@ -22,7 +22,6 @@ the functions that need them.
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import shlex
@@ -50,7 +49,6 @@ __all__ = [
     "validate_environment",
 ]
 
-logger = logging.getLogger(__name__)
 
 _SECRET_RE = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|KEY|CREDENTIAL", re.IGNORECASE)
 
