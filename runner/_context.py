@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass
+from typing import NamedTuple
 
 WORKSPACE_VAR = "RUNNER_WORKSPACE"
 RUN_ID_VAR = "RUNNER_RUN_ID"
@@ -26,8 +26,7 @@ TRACKING_URI_VAR = "RUNNER_TRACKING_URI"
 TRACKING_TOKEN_VAR = "RUNNER_TRACKING_TOKEN"
 
 
-@dataclass(frozen=True)
-class RunContext:
+class RunContext(NamedTuple):
     """Where a submitted run's process logs to."""
 
     workspace: str

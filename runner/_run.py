@@ -15,7 +15,6 @@ import os
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +45,8 @@ if TYPE_CHECKING:
 def _iso(ts: float | None) -> str | None:
     if ts is None:
         return None
+    from datetime import datetime, timezone
+
     return datetime.fromtimestamp(ts, timezone.utc).isoformat().replace("+00:00", "Z")
 
 
