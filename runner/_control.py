@@ -28,7 +28,7 @@ def start_supervisor(ws: Workspace, run_id: str, private: dict[str, Any], mode: 
     def owner() -> int:
         from ._supervisor import Supervisor
 
-        return Supervisor(str(ws.root), run_id, private, ws.config).run()
+        return Supervisor(str(ws.root), run_id, private, ws.config, ws).run()
 
     return start_detached(ws, run_id, private, mode, owner=owner,
                           module="runner._supervisor", preload=lambda: _preload(private))

@@ -46,13 +46,17 @@ def touch_status(run_dir: Path, status: str) -> None:
 class RunOwner:
     """Signals, waking and cancel requests of an owner process."""
 
-    def __init__(self, root: str, run_id: str, private: dict[str, Any] | None) -> None:
+    def __init__(self, root: str, run_id: str, private: dict[str, Any] | None,
+                 ws: Any = None) -> None:
         """``private`` holds what the record keeps only redacted: the environment
         definition and the variables, in clear (passed in memory, or by
-        environment variable to an exec'd owner)."""
-        from ._workspace import Workspace
+        environment variable to an exec'd owner). A forked owner gets the
+        submitter's ``ws`` (its store then opens a fresh connection)."""
+        if ws is None:
+            from ._workspace import Workspace
 
-        self.ws = Workspace(root)
+            ws = Workspace(root)
+        self.ws = ws
         self.store = self.ws.store
         self.run_id = run_id
         self.run_dir = self.ws.paths.run_dir(run_id)

@@ -564,13 +564,19 @@ def _shape_all(raw: dict[str, tuple[str, list[Any]]]) -> dict[str, Any]:
     return {name: _metrics.shape(kind, values) for name, (kind, values) in raw.items()}
 
 
-def _user() -> str | None:
-    import getpass
+_USER: list[str | None] = []
 
-    try:
-        return getpass.getuser()
-    except Exception:  # noqa: BLE001 - no user name in some containers
-        return None
+
+def _user() -> str | None:
+    """Who is submitting (looked up once per process)."""
+    if not _USER:
+        import getpass
+
+        try:
+            _USER.append(getpass.getuser())
+        except Exception:  # noqa: BLE001 - no user name in some containers
+            _USER.append(None)
+    return _USER[0]
 
 
 def _context_run(ctx: _context.RunContext) -> Run:

@@ -51,9 +51,9 @@ class Supervisor(RunOwner):
     """Runs one submitted run to its end. See the module docstring."""
 
     def __init__(self, root: str, run_id: str, private: dict[str, Any] | None = None,
-                 config: Any = None) -> None:
+                 config: Any = None, ws: Any = None) -> None:
         """See :class:`runner._owner.RunOwner`; ``config`` saves reading the settings again."""
-        super().__init__(root, run_id, private)
+        super().__init__(root, run_id, private, ws)
         self.config = config if config is not None else self.ws.config
         self.proc = None
         self.returncode: int | None = None
