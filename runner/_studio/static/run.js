@@ -126,10 +126,18 @@
         const changed = s.status !== current.status;
         showStatus(s);
         logState.textContent = s.live ? "live" : "";
-        if (changed && !s.live) finished();
+        if (changed) s.live ? refreshDetails() : finished();
       });
       source.addEventListener("end", () => { source.close(); logState.textContent = ""; });
       source.onerror = () => { logState.textContent = source.readyState === 2 ? "" : "reconnecting…"; };
+    }
+
+    /* A new status of a live run: its start time, exit code and files change too. */
+    async function refreshDetails() {
+      try {
+        showDetails(await Studio.api(api));
+      } catch (error) { /* keep what is shown */ }
+      loadFiles();
     }
 
     /* Once the run has ended: details, metrics and files as they finally are. */
