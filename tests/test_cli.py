@@ -248,7 +248,7 @@ def test_show_renders_the_details_of_a_run(run: Run):
     assert shown["Duration"].endswith("s")
 
 
-def test_show_renders_definition_error_and_log_files(ws: Workspace):
+def test_show_renders_definition_failure_and_log_files(ws: Workspace):
     """A failed submitted run shows its script, arguments, exit code, error and logs."""
     ws.store.insert_run(
         "sub-1", "test", type="script", status="Failed", created=10.0, start_time=11.0,
@@ -451,7 +451,7 @@ def test_traceback_option_adds_the_stack(ws: Workspace):
     assert result.stderr.splitlines()[-1].startswith("runner: error: no run 'x'")
 
 
-def test_an_unexpected_error_is_one_line_and_exit_1(ws: Workspace,
+def test_an_unexpected_failure_is_one_line_and_exit_1(ws: Workspace,
                                                     monkeypatch: pytest.MonkeyPatch):
     """A bug (not a RunnerError) still prints one line, and exits 1."""
     def broken(*args, **kwargs):
@@ -474,7 +474,7 @@ def test_ctrl_c_exits_130(ws: Workspace, monkeypatch: pytest.MonkeyPatch):
     assert "Traceback" not in result.stderr
 
 
-def test_a_click_usage_error_exits_2_with_clicks_message(ws: Workspace):
+def test_a_click_usage_mistake_exits_2_with_clicks_message(ws: Workspace):
     """An unknown option is click's usage error: its message, exit 2."""
     result = invoke(ws, "runs", "--bogus")
     assert 2 == result.exit_code
@@ -549,7 +549,7 @@ def test_python_m_runner_runs_json(run: Run, python: str):
     assert [run.id] == [item["id"] for item in json.loads(done.stdout)]
 
 
-def test_console_script_reports_errors_with_exit_codes(ws: Workspace, python: str):
+def test_console_script_reports_failures_with_exit_codes(ws: Workspace, python: str):
     """The installed `runner` script lists runs, and exits 4 with one line for a bad id."""
     script = Path(python).with_name("runner")
     command = str(script) if script.exists() else shutil.which("runner")

@@ -57,7 +57,7 @@ def test_submit_in_a_new_folder_makes_a_workspace_and_streams_the_run(project):
     assert (project / ".runner").is_dir()
 
 
-def test_submit_of_a_failing_script_exits_7_with_one_error_line(project):
+def test_submit_of_a_failing_script_exits_7_with_one_line_on_stderr(project):
     """A run that fails makes `runner submit` exit 7 and print the error on one line."""
     Workspace.create(project)
     result = runner("submit", "boom.py", cwd=project)

@@ -87,7 +87,7 @@ def test_offline_run_has_no_readers():
     assert (False, False) == (hasattr(run, "get_metrics"), hasattr(run, "get_status"))
 
 
-def test_allow_offline_false_outside_a_run_is_an_error():
+def test_allow_offline_false_outside_a_run_is_refused():
     """get_context(allow_offline=False) outside a submitted run raises RunEnvironmentError."""
     with pytest.raises(RunEnvironmentError, match="outside a submitted run"):
         Run.get_context(allow_offline=False)

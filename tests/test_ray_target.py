@@ -73,7 +73,7 @@ def test_a_configured_ray_target_becomes_a_ray_cluster():
     ({"type": "ray", "address": REMOTE, "tracking_uri": "http://127.0.0.1:8765"}, "loopback"),
     ("http://head:8265", "mapping"),
 ])
-def test_invalid_compute_targets_are_config_errors_naming_the_problem(entry, words):
+def test_invalid_compute_targets_are_config_faults_naming_the_problem(entry, words):
     """Unknown keys, missing or malformed settings and unknown types are ConfigErrors."""
     with pytest.raises(ConfigError, match=words):
         config_from_dict({"compute_targets": {"ray": entry}}, source="config.yaml")
@@ -215,14 +215,14 @@ def test_ray_statuses_map_to_run_statuses():
     ({"status": "STOPPED", "driver_exit_code": -15}, {"timeout_seconds": 5},
      ("Canceled", "RunTimeout")),
 ])
-def test_a_finished_jobs_details_decide_the_status_and_error(info, kwargs, expected):
+def test_a_finished_jobs_details_decide_the_status_and_the_fault(info, kwargs, expected):
     """Status and error code follow from Ray's status, exit code and our own requests."""
     status, error = status_from_job(info, **kwargs)
 
     assert expected == (status, error and error["error"]["code"])
 
 
-def test_the_scripts_own_error_is_kept_with_the_exit_code():
+def test_the_scripts_own_exception_is_kept_with_the_exit_code():
     """An uncaught exception recorded by the wrapper is the run's error, with the exit code."""
     script_error = {"error": {"code": "UserError", "message": "User program failed with "
                                                               "ValueError: boom"}}

@@ -61,7 +61,7 @@ def test_upload_file_normalizes_the_name(run: Run, src: Path):
     assert ["outputs/w.txt"] == run.get_file_names()
 
 
-def test_upload_file_of_a_missing_file_is_an_error(run: Run, tmp_path: Path):
+def test_upload_file_of_a_missing_file_is_refused(run: Run, tmp_path: Path):
     """Uploading a path with no file raises ArtifactError and records nothing."""
     with pytest.raises(ArtifactError, match="no file"):
         run.upload_file("x.txt", tmp_path / "missing.txt")
@@ -101,7 +101,7 @@ def test_upload_folder_keeps_relative_paths(run: Run, src: Path):
     assert b"\x00C" == (run.folder / "data" / "sub" / "deep" / "c.bin").read_bytes()
 
 
-def test_upload_folder_of_a_file_is_an_error(run: Run, src: Path):
+def test_upload_folder_of_a_file_is_refused(run: Run, src: Path):
     """upload_folder given a file rather than a folder raises ArtifactError."""
     with pytest.raises(ArtifactError, match="not a folder"):
         run.upload_folder("data", src / "a.txt")
@@ -227,7 +227,7 @@ def test_download_files_without_append_prefix_strips_it(run: Run, src: Path, tmp
     assert ["b.txt", "deep", "deep/c.bin"] == _tree(tmp_path / "o")
 
 
-def test_download_files_of_an_unknown_prefix_is_an_error(run: Run, tmp_path: Path):
+def test_download_files_of_an_unknown_prefix_is_refused(run: Run, tmp_path: Path):
     """A prefix matching no file raises ArtifactNotFound."""
     with pytest.raises(ArtifactNotFound, match="nothing"):
         run.download_files("nothing", output_directory=tmp_path)

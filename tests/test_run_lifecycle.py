@@ -148,7 +148,7 @@ def test_start_logging_snapshots_the_cwd_by_default(
     run.complete()
 
 
-def test_snapshot_error_leaves_no_run_behind(exp: Experiment, tmp_path: Path):
+def test_snapshot_refusal_leaves_no_run_behind(exp: Experiment, tmp_path: Path):
     """A snapshot of a missing folder raises SnapshotError and starts no run."""
     with pytest.raises(SnapshotError):
         exp.start_logging(snapshot_directory=str(tmp_path / "missing"), outputs=False)
@@ -255,7 +255,7 @@ def test_fail_with_an_exception(exp: Experiment):
     assert "KeyError" in error["details"]
 
 
-def test_fail_with_another_type_is_a_type_error(exp: Experiment):
+def test_fail_with_another_type_is_a_type_mismatch(exp: Experiment):
     """fail() given neither a str nor an exception raises TypeError and leaves the run."""
     run = _start(exp)
 

@@ -138,7 +138,7 @@ def test_log_with_step_keeps_the_values(run: Run):
     assert [0.5, 0.25, 0.125] == _stored(run)["loss"]
 
 
-def test_empty_metric_name_is_an_error(run: Run):
+def test_empty_metric_name_is_refused(run: Run):
     """A metric needs a non-empty string name."""
     with pytest.raises(MetricError, match="name"):
         run.log("", 1.0)
@@ -210,7 +210,7 @@ def test_log_row_accumulates_columns(run: Run):
     assert {"r": {"x": [1, 2, 3], "y": [2.5, 3.5, 4.5]}} == _stored(run)
 
 
-def test_log_row_with_a_list_value_is_an_error(run: Run):
+def test_log_row_with_a_list_value_is_refused(run: Run):
     """A list cell in log_row raises MetricError and stores nothing."""
     with pytest.raises(MetricError, match="Rows cannot contain list values"):
         run.log_row("r", x=[1, 2], y=3)
@@ -247,7 +247,7 @@ def test_log_table_appends_rows(run: Run):
     assert {"t": {"x": [1, 2, 3]}} == _stored(run)
 
 
-def test_ragged_log_table_is_an_error_and_stores_nothing(run: Run):
+def test_ragged_log_table_is_refused_and_stores_nothing(run: Run):
     """Columns of different lengths raise MetricError and leave the table as it was."""
     run.log_table("t", {"x": [1], "y": [2]})
 
@@ -417,7 +417,7 @@ def test_log_image_needs_exactly_one_of_path_and_plot(run: Run, tmp_path: Path):
     assert ({}, []) == (_stored(run), run.get_file_names())
 
 
-def test_log_image_of_a_non_image_file_is_an_error(run: Run, tmp_path: Path):
+def test_log_image_of_a_non_image_file_is_refused(run: Run, tmp_path: Path):
     """A file that is not an image raises MetricError and uploads nothing."""
     text = tmp_path / "notes.png"
     text.write_text("just text")
@@ -428,13 +428,13 @@ def test_log_image_of_a_non_image_file_is_an_error(run: Run, tmp_path: Path):
     assert ({}, []) == (_stored(run), run.get_file_names())
 
 
-def test_log_image_of_a_missing_file_is_an_error(run: Run, tmp_path: Path):
+def test_log_image_of_a_missing_file_is_refused(run: Run, tmp_path: Path):
     """A path with no file raises MetricError."""
     with pytest.raises(MetricError, match="no image file"):
         run.log_image("img", path=str(tmp_path / "missing.png"))
 
 
-def test_log_image_plot_without_savefig_is_an_error(run: Run):
+def test_log_image_plot_without_savefig_is_refused(run: Run):
     """plot= without a savefig() method raises MetricError."""
     with pytest.raises(MetricError, match="savefig"):
         run.log_image("img", plot=io.BytesIO())

@@ -62,7 +62,7 @@ def test_loopback_hosts_are_told_apart(host: str, loopback: bool):
     assert loopback == is_loopback(host)
 
 
-def test_serving_beyond_loopback_without_a_token_is_a_usage_error():
+def test_serving_beyond_loopback_without_a_token_is_refused_as_bad_input():
     """A non-loopback address needs a token; with one it is allowed."""
     with pytest.raises(UsageError, match="needs a token"):
         check_bind("0.0.0.0", None)
@@ -220,7 +220,7 @@ def test_bad_metric_entries_are_refused_with_the_reason(
     assert {} == Run.get(ws, run_id).get_metrics()
 
 
-def test_a_submitted_runs_status_cannot_be_set_but_its_error_can(
+def test_a_submitted_runs_status_cannot_be_set_but_its_failure_can(
         ws: Workspace, exp: Experiment, server: ServerThread):
     """PATCH status of a script run is 409 (status comes from the exit); error is stored."""
     run_id = _script_run(ws, exp)

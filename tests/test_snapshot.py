@@ -348,7 +348,7 @@ def test_missing_blob_is_stored_again(src: Path, paths: WorkspacePaths) -> None:
     assert "print('hello')\n" == (second.path / "files" / "train.py").read_text()
 
 
-def test_limits_error_names_largest_file_and_writes_nothing(tmp_path: Path,
+def test_limits_refusal_names_largest_file_and_writes_nothing(tmp_path: Path,
                                                             paths: WorkspacePaths) -> None:
     """Over max_bytes, the error names the limit, the largest file and folder, and how to
     ignore them, and nothing is written."""
@@ -367,7 +367,7 @@ def test_limits_error_names_largest_file_and_writes_nothing(tmp_path: Path,
     assert not paths.root.exists()
 
 
-def test_limits_error_on_file_count(tmp_path: Path) -> None:
+def test_limits_refusal_on_file_count(tmp_path: Path) -> None:
     """Over max_files, check_limits raises naming snapshot_max_files."""
     selection = select_files(write(tmp_path, {f"f{i}.txt": "" for i in range(5)}))
 

@@ -211,7 +211,7 @@ def test_a_newer_schema_is_refused(ws: Workspace):
         Experiment(Workspace(ws.root), "x")
 
 
-def test_a_corrupt_store_is_a_store_error(ws: Workspace):
+def test_a_corrupt_store_is_a_store_failure(ws: Workspace):
     """A database file that is not SQLite raises StoreError naming it."""
     for suffix in ("-wal", "-shm"):
         if os.path.exists(str(ws.paths.db) + suffix):

@@ -202,7 +202,7 @@ def test_unknown_things_are_404_as_json_or_as_a_page(client, runs):
 # ------------------------------------------------------------------------- run
 
 
-def test_a_run_has_its_details_tags_and_error(client, runs):
+def test_a_run_has_its_details_tags_and_failure(client, runs):
     """/api/runs/<id> gives status, times, tags, snapshot and the error of a failed run."""
     done = client.get(f"/api/runs/{runs['done'].id}").json()
     failed = client.get(f"/api/runs/{runs['failed'].id}").json()

@@ -189,7 +189,7 @@ def test_responses_carry_security_headers(ws: Workspace):
     assert "frame-ancestors 'none'" in headers["content-security-policy"]
 
 
-def test_serving_off_loopback_without_a_token_is_a_usage_error():
+def test_serving_off_loopback_without_a_token_is_refused_as_bad_input():
     """0.0.0.0 or a LAN address needs a token; loopback addresses do not."""
     for host in ("0.0.0.0", "192.168.1.5", "::"):
         with pytest.raises(UsageError, match="--token"):
@@ -250,7 +250,7 @@ def test_stopping_the_server_ends_open_live_log_streams(ws: Workspace, exp: Expe
     assert b"event: status" in rest
 
 
-def test_a_port_in_use_is_a_usage_error(ws: Workspace):
+def test_a_port_in_use_is_refused_as_bad_input(ws: Workspace):
     """Serving on a taken port says so and how to pick another."""
     with StudioServer(ws, port=0) as served:
         with pytest.raises(UsageError, match="--port"):

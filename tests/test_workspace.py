@@ -112,7 +112,7 @@ def test_runner_workspace_variable_overrides_the_walk(
     assert other.root == Workspace.from_config(ws.root).root
 
 
-def test_runner_workspace_naming_a_plain_folder_is_an_error(
+def test_runner_workspace_naming_a_plain_folder_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
     """RUNNER_WORKSPACE pointing at a folder without .runner/ raises WorkspaceNotFound."""
@@ -212,7 +212,7 @@ def test_invalid_setting_value_names_the_key(ws: Workspace, text: str, key: str)
     assert key == info.value.key
 
 
-def test_settings_that_are_not_a_mapping_are_an_error(ws: Workspace):
+def test_settings_that_are_not_a_mapping_are_refused(ws: Workspace):
     """A config.yaml holding a list instead of a mapping raises ConfigError."""
     ws.paths.config.write_text("- max_concurrent_runs\n")
 
@@ -234,7 +234,7 @@ def test_experiment_is_get_or_create(ws: Workspace):
 
 
 @pytest.mark.parametrize("name", ["", "-x", "a b", "a" * 256, "_x", "a/b", None])
-def test_invalid_experiment_name_is_a_usage_error(ws: Workspace, name):
+def test_invalid_experiment_name_is_refused_as_bad_input(ws: Workspace, name):
     """A name outside ^[A-Za-z0-9][\\w-]{0,254}$ raises UsageError and creates nothing."""
     with pytest.raises(UsageError, match="invalid experiment name"):
         Experiment(ws, name)
