@@ -102,6 +102,18 @@ class RunOwner:
     def _touch(self, status: str) -> None:
         touch_status(self.run_dir, status)
 
+    def _enter_finalizing(self, *from_statuses: str) -> dict[str, Any] | None:
+        """Mark the run Finalizing (from one of ``from_statuses``) and return its row;
+        None when it has ended already."""
+        from ._models import FINALIZING, RunStatus
+
+        row = self.store.get_run(self.run_id)
+        if row["status"] in RunStatus.TERMINAL:
+            return None
+        self.store.update_run(self.run_id, status=FINALIZING, only_if_status=from_statuses)
+        self._touch(FINALIZING)
+        return row
+
 
 def start_detached(ws: Any, run_id: str, private: dict[str, Any], mode: str, *,
                    owner: Callable[[], int], module: str,

@@ -31,7 +31,6 @@ from ._models import (
     CANCEL_REQUESTED,
     CANCELED,
     FAILED,
-    FINALIZING,
     PREPARING,
     QUEUED,
     RUNNING,
@@ -220,12 +219,9 @@ class Supervisor(RunOwner):
             self._sleep(0.05)
 
     def _finalize(self) -> None:
-        row = self.store.get_run(self.run_id)
-        if row["status"] in RunStatus.TERMINAL:
+        row = self._enter_finalizing(RUNNING, CANCEL_REQUESTED, PREPARING)
+        if row is None:
             return
-        self.store.update_run(self.run_id, status=FINALIZING,
-                              only_if_status=(RUNNING, CANCEL_REQUESTED, PREPARING))
-        self._touch(FINALIZING)
         failed = self.returncode != 0
         status, error = status_from_exit(
             self.returncode,

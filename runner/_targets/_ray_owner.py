@@ -30,7 +30,6 @@ from .._models import (
     CANCEL_REQUESTED,
     CANCELED,
     FAILED,
-    FINALIZING,
     QUEUED,
     RUNNING,
     RunStatus,
@@ -252,12 +251,8 @@ class RayOwner(RunOwner):
         self.log_chars = len(text)
 
     def _finalize(self) -> None:
-        row = self.store.get_run(self.run_id)
-        if row["status"] in RunStatus.TERMINAL:
+        if self._enter_finalizing(QUEUED, RUNNING, CANCEL_REQUESTED) is None:
             return
-        self.store.update_run(self.run_id, status=FINALIZING,
-                              only_if_status=(QUEUED, RUNNING, CANCEL_REQUESTED))
-        self._touch(FINALIZING)
         self._pump_logs(final=True)
         info = self.info or {}
         if info.get("status") not in TERMINAL:
