@@ -7,24 +7,14 @@ can write into the workspace's runs.
 
 from __future__ import annotations
 
-import ipaddress
-import socket
 import threading
 import time
 from typing import Any
 
-from .._exceptions import UsageError
+from .._listen import bind as _bind
+from .._listen import is_loopback, require_token
 
-
-def is_loopback(host: str) -> bool:
-    """True for ``localhost`` and loopback IP addresses (127.0.0.0/8, ::1)."""
-    name = host.strip("[]").lower()
-    if name == "localhost" or name.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
+__all__ = ["ServerThread", "check_bind", "is_loopback", "serve"]
 
 
 def check_bind(host: str, token: str | None) -> None:
@@ -33,29 +23,13 @@ def check_bind(host: str, token: str | None) -> None:
     Raises:
         UsageError: ``host`` is not loopback and ``token`` is empty.
     """
-    if not is_loopback(host) and not token:
-        raise UsageError(
-            f"serving on {host} (not a loopback address) needs a token: anyone who can "
-            "reach the server could write into this workspace's runs. Pass --token "
-            "(e.g. --token \"$(python -c 'import secrets; print(secrets.token_urlsafe(32))')\") "
-            "and give the same token to the runs (RayCluster(tracking_token=...)), or serve "
-            "on 127.0.0.1.", host=host)
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    """A listening socket on ``host:port`` (port 0: a free one)."""
-    family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host.strip("[]"), port))
-    except OSError as exc:
-        sock.close()
-        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; choose "
-                         "another --port or --host.", host=host, port=port) from exc
-    sock.listen(2048)
-    sock.set_inheritable(False)
-    return sock
+    require_token(
+        host, token,
+        f"serving on {host} (not a loopback address) needs a token: anyone who can "
+        "reach the server could write into this workspace's runs. Pass --token "
+        "(e.g. --token \"$(python -c 'import secrets; print(secrets.token_urlsafe(32))')\") "
+        "and give the same token to the runs (RayCluster(tracking_token=...)), or serve "
+        "on 127.0.0.1.")
 
 
 def _config(app: Any, log_level: str) -> Any:

@@ -16,9 +16,9 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from .._exceptions import UsageError
+from .._listen import bind as _bind
+from .._listen import require_token
 from . import _discovery
-from ._security import is_loopback
 
 if TYPE_CHECKING:
     from .._workspace import Workspace
@@ -33,30 +33,9 @@ def check_binding(host: str, token: str | None) -> None:
     Raises:
         UsageError: ``host`` is not a loopback address and no token was given.
     """
-    if not is_loopback(host) and not token:
-        raise UsageError(
-            f"serving on {host} lets other machines reach this workspace; give a token "
-            "with --token (or RUNNER_STUDIO_TOKEN), or serve on 127.0.0.1.",
-            host=host,
-        )
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host.strip("[]"), port))
-    except OSError as exc:
-        sock.close()
-        raise UsageError(
-            f"cannot serve on {host}:{port}: {exc.strerror or exc}; choose another port "
-            "with --port (0 picks a free one).",
-            host=host, port=port,
-        ) from exc
-    sock.listen(128)
-    sock.set_inheritable(False)
-    return sock
+    require_token(host, token,
+                  f"serving on {host} lets other machines reach this workspace; give a token "
+                  "with --token (or RUNNER_STUDIO_TOKEN), or serve on 127.0.0.1.")
 
 
 def _quiet_server(uvicorn: Any) -> Any:

@@ -242,7 +242,7 @@ def _reveal(secret: Any) -> str | None:
 
 def is_loopback_url(url: str) -> bool:
     """True when the URL's host is loopback (``localhost``, 127.0.0.0/8, ``::1``)."""
-    from .._server._serve import is_loopback
+    from .._listen import is_loopback
 
     return is_loopback(_host(url))
 
