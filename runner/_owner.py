@@ -102,6 +102,14 @@ class RunOwner:
     def _touch(self, status: str) -> None:
         touch_status(self.run_dir, status)
 
+    def _log(self, text: str) -> None:
+        """A line in the owner's own log (``.sys/supervisor.log``)."""
+        try:
+            with open(self.run_dir / ".sys" / "supervisor.log", "a", encoding="utf-8") as f:
+                f.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {text}\n")
+        except OSError:  # pragma: no cover
+            pass
+
     def _enter_finalizing(self, *from_statuses: str) -> dict[str, Any] | None:
         """Mark the run Finalizing (from one of ``from_statuses``) and return its row;
         None when it has ended already."""

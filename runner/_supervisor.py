@@ -268,13 +268,6 @@ class Supervisor(RunOwner):
         except Exception:  # noqa: BLE001
             self._log(traceback.format_exc())
 
-    def _log(self, text: str) -> None:
-        try:
-            with open(self.run_dir / ".sys" / "supervisor.log", "a", encoding="utf-8") as f:
-                f.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {text}\n")
-        except OSError:  # pragma: no cover
-            pass
-
 
 class _Samples:
     """CPU and memory of the run's process tree, sampled with psutil."""

@@ -78,13 +78,6 @@ class RayOwner(RunOwner):
         with open(self.run_dir / "logs" / "env_build.txt", "a", encoding="utf-8") as f:
             f.write(f"{text}\n")
 
-    def _log(self, text: str) -> None:
-        try:
-            with open(self.run_dir / ".sys" / "supervisor.log", "a", encoding="utf-8") as f:
-                f.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {text}\n")
-        except OSError:  # pragma: no cover
-            pass
-
     # ------------------------------------------------------------ phases
 
     def run(self) -> int:
