@@ -122,6 +122,24 @@ def exp(ws: Workspace) -> Experiment:
 
 
 @pytest.fixture
+def script_run(ws: Workspace, exp: Experiment):
+    """Makes Running 'script' runs of ``exp`` owned by this process, as a launcher would;
+    call it for a new run id."""
+    from runner import _proc
+
+    def make() -> str:
+        run_id = f"test_{int(time.time())}_{os.urandom(4).hex()}"
+        pid, started = _proc.identity()
+        now = time.time()
+        ws.store.insert_run(run_id, exp.name, type="script", status="Running", created=now,
+                            start_time=now, owner_pid=pid, owner_start=started)
+        ws.paths.run_dir(run_id).mkdir(parents=True)
+        return run_id
+
+    return make
+
+
+@pytest.fixture
 def python() -> str:
     """The interpreter running the tests."""
     return sys.executable

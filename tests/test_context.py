@@ -7,23 +7,11 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 import pytest
 
-from runner import Experiment, Run, RunEnvironmentError, Workspace, _context, _proc
+from runner import Experiment, Run, RunEnvironmentError, Workspace, _context
 from runner._offline import OfflineRun
-
-
-def _script_run(ws: Workspace, exp: Experiment) -> str:
-    """Insert a Running 'script' run owned by this process, as a launcher would."""
-    run_id = f"test_{int(time.time())}_{os.urandom(4).hex()}"
-    pid, started = _proc.identity()
-    now = time.time()
-    ws.store.insert_run(run_id, exp.name, type="script", status="Running", created=now,
-                        start_time=now, owner_pid=pid, owner_start=started)
-    ws.paths.run_dir(run_id).mkdir(parents=True)
-    return run_id
 
 
 def _in_run(code: str, ws: Workspace, run_id: str, exp: Experiment) -> str:
@@ -114,10 +102,10 @@ def test_a_partial_context_is_offline(monkeypatch: pytest.MonkeyPatch):
 
 
 def test_in_a_run_get_context_is_one_singleton_that_logs_to_the_store(
-    ws: Workspace, exp: Experiment
+    ws: Workspace, exp: Experiment, script_run,
 ):
     """Inside a submitted run get_context() returns the same Run, and its values are stored."""
-    run_id = _script_run(ws, exp)
+    run_id = script_run()
     code = (
         "from runner import Run\n"
         "a = Run.get_context()\n"
@@ -135,10 +123,10 @@ def test_in_a_run_get_context_is_one_singleton_that_logs_to_the_store(
 
 
 def test_in_a_run_complete_and_fail_do_not_set_the_status(
-    ws: Workspace, exp: Experiment, monkeypatch: pytest.MonkeyPatch
+    ws: Workspace, exp: Experiment, monkeypatch: pytest.MonkeyPatch, script_run,
 ):
     """Inside a submitted run, complete() flushes and fail() records the error; status stays."""
-    run_id = _script_run(ws, exp)
+    run_id = script_run()
     for key, value in _context.context_environ(str(ws.root), run_id, exp.name).items():
         monkeypatch.setenv(key, value)
     _context.reset()
@@ -155,10 +143,10 @@ def test_in_a_run_complete_and_fail_do_not_set_the_status(
 
 
 def test_in_a_run_the_workspace_variable_is_the_workspace(
-    ws: Workspace, exp: Experiment, tmp_path, monkeypatch: pytest.MonkeyPatch
+    ws: Workspace, exp: Experiment, tmp_path, monkeypatch: pytest.MonkeyPatch, script_run,
 ):
     """A script in a run finds its workspace from RUNNER_WORKSPACE wherever its cwd is."""
-    run_id = _script_run(ws, exp)
+    run_id = script_run()
     for key, value in _context.context_environ(str(ws.root), run_id, exp.name).items():
         monkeypatch.setenv(key, value)
     monkeypatch.chdir(tmp_path)
@@ -184,9 +172,11 @@ def test_offline_logging_imports_only_the_standard_library():
     assert [] == json.loads(proc.stdout.splitlines()[-1])
 
 
-def test_in_run_logging_imports_only_the_standard_library(ws: Workspace, exp: Experiment):
+def test_in_run_logging_imports_only_the_standard_library(
+    ws: Workspace, exp: Experiment, script_run,
+):
     """import runner + Run.get_context().log() in a run load no third-party module."""
-    run_id = _script_run(ws, exp)
+    run_id = script_run()
     code = (
         "import sys\nBEFORE = set(sys.modules)\n"
         "import runner\nfrom runner import Run\nrun = Run.get_context()\n"

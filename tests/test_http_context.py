@@ -12,22 +12,12 @@ import time
 
 import pytest
 
-from runner import Experiment, Run, Workspace, _context, _http_store, _proc
+from runner import Experiment, Run, Workspace, _context, _http_store
 from runner._http_store import RemoteRun, remote_run
 
 pytest.importorskip("uvicorn")
 
 from runner._server import ServerThread
-
-
-def _script_run(ws: Workspace, exp: Experiment) -> str:
-    run_id = f"http_{os.urandom(4).hex()}"
-    pid, started = _proc.identity()
-    now = time.time()
-    ws.store.insert_run(run_id, exp.name, type="script", status="Running", created=now,
-                        start_time=now, owner_pid=pid, owner_start=started)
-    ws.paths.run_dir(run_id).mkdir(parents=True)
-    return run_id
 
 
 def _free_port() -> int:
@@ -47,10 +37,10 @@ def _chunks(ws: Workspace, run_id: str, name: str) -> int:
 
 
 def test_a_tracking_uri_makes_get_context_log_over_http_with_the_standard_library_only(
-        ws: Workspace, exp: Experiment, tmp_path):
+        ws: Workspace, exp: Experiment, tmp_path, script_run):
     """With RUNNER_TRACKING_URI set, a script's Run logs to the server and imports nothing
     outside the standard library (and runner)."""
-    run_id = _script_run(ws, exp)
+    run_id = script_run()
     code = (
         "import sys\nBEFORE = set(sys.modules)\n"
         "from runner import Run\n"
@@ -77,9 +67,9 @@ def test_a_tracking_uri_makes_get_context_log_over_http_with_the_standard_librar
 
 
 def test_values_logged_in_a_tight_loop_arrive_in_a_few_batches(
-        ws: Workspace, exp: Experiment):
+        ws: Workspace, exp: Experiment, script_run):
     """20,000 values logged at once arrive in order in a handful of requests, not one each."""
-    run_id = _script_run(ws, exp)
+    run_id = script_run()
     with ServerThread(ws) as srv:
         run = _remote(srv.url, run_id, exp)
         for i in range(20_000):
@@ -92,11 +82,11 @@ def test_values_logged_in_a_tight_loop_arrive_in_a_few_batches(
 
 
 def test_while_the_server_is_down_logging_does_not_block_and_nothing_is_lost(
-        ws: Workspace, exp: Experiment):
+        ws: Workspace, exp: Experiment, script_run):
     """Logging with no server is as fast as ever; once the server is up every value
     queued meanwhile arrives, in order."""
     port = _free_port()
-    run_id = _script_run(ws, exp)
+    run_id = script_run()
     run = _remote(f"http://127.0.0.1:{port}", run_id, exp)
     started = time.perf_counter()
     for i in range(5_000):
@@ -116,9 +106,9 @@ def test_while_the_server_is_down_logging_does_not_block_and_nothing_is_lost(
     assert {"phase": "offline"} == ws.store.tags(run_id)
 
 
-def test_a_slow_server_never_blocks_the_loop(ws: Workspace, exp: Experiment):
+def test_a_slow_server_never_blocks_the_loop(ws: Workspace, exp: Experiment, script_run):
     """A server that accepts connections but never answers costs the loop nothing."""
-    run_id = _script_run(ws, exp)
+    run_id = script_run()
     with socket.socket() as silent:
         silent.bind(("127.0.0.1", 0))
         silent.listen(16)
@@ -139,12 +129,12 @@ def test_a_slow_server_never_blocks_the_loop(ws: Workspace, exp: Experiment):
 
 def test_past_the_buffer_the_oldest_writes_are_dropped_and_reported(
         ws: Workspace, exp: Experiment, monkeypatch: pytest.MonkeyPatch,
-        capfd: pytest.CaptureFixture[str]):
+        capfd: pytest.CaptureFixture[str], script_run):
     """With a small buffer and no server, old batches are dropped (counted, reported on
     stderr) and the newest ones still arrive when the server comes back."""
     monkeypatch.setattr(_http_store, "MAX_BUFFER_BYTES", 3_000)
     port = _free_port()
-    run_id = _script_run(ws, exp)
+    run_id = script_run()
     run = _remote(f"http://127.0.0.1:{port}", run_id, exp)
     for batch in range(10):
         for i in range(100):
@@ -165,10 +155,10 @@ def test_past_the_buffer_the_oldest_writes_are_dropped_and_reported(
 
 def test_exit_with_a_dead_server_is_bounded_and_reports_the_loss(
         ws: Workspace, exp: Experiment, monkeypatch: pytest.MonkeyPatch,
-        capfd: pytest.CaptureFixture[str]):
+        capfd: pytest.CaptureFixture[str], script_run):
     """The exit flush gives up after its timeout and says what was not sent."""
     monkeypatch.setattr(_http_store, "EXIT_FLUSH_SECONDS", 0.5)
-    run_id = _script_run(ws, exp)
+    run_id = script_run()
     run = _remote(f"http://127.0.0.1:{_free_port()}", run_id, exp)
     run.log("x", 1.0)
     run.log("x", 2.0)
@@ -183,10 +173,10 @@ def test_exit_with_a_dead_server_is_bounded_and_reports_the_loss(
 
 
 def test_a_script_exits_promptly_when_the_server_is_gone(ws: Workspace, exp: Experiment,
-                                                         tmp_path):
+                                                         tmp_path, script_run):
     """A submitted-over-HTTP script whose server is unreachable still exits (0) within the
     exit flush limit, and its stderr says what was lost."""
-    run_id = _script_run(ws, exp)
+    run_id = script_run()
     env = {**os.environ, **_context.remote_context_environ(
         f"http://127.0.0.1:{_free_port()}", run_id, exp.name)}
     code = "from runner import Run\nrun = Run.get_context()\nrun.log('x', 1.0)\nprint('done')\n"
@@ -203,14 +193,14 @@ def test_a_script_exits_promptly_when_the_server_is_gone(ws: Workspace, exp: Exp
 
 
 def test_uploads_of_the_working_folders_outputs_are_left_to_the_wrapper(
-        ws: Workspace, exp: Experiment, tmp_path, monkeypatch: pytest.MonkeyPatch):
+        ws: Workspace, exp: Experiment, tmp_path, monkeypatch: pytest.MonkeyPatch, script_run):
     """upload_file of a file already in outputs/ sends nothing now (the job's wrapper syncs
     outputs/ at the end); another name is sent in the background."""
     monkeypatch.chdir(tmp_path)
     (tmp_path / "outputs").mkdir()
     (tmp_path / "outputs" / "m.txt").write_text("m")
     (tmp_path / "other.txt").write_text("o")
-    run_id = _script_run(ws, exp)
+    run_id = script_run()
     with ServerThread(ws) as srv:
         run = _remote(srv.url, run_id, exp)
         run.upload_file("outputs/m.txt", "outputs/m.txt")
