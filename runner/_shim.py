@@ -14,6 +14,7 @@ Built once per runner installation, in a temporary folder renamed into place.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import shutil
@@ -100,13 +101,19 @@ class Shim:
     compat: Path
 
 
-def ensure_shim(paths: WorkspacePaths) -> Shim:
-    """The shim of this runner installation, built on first use."""
+@functools.lru_cache(maxsize=1)
+def _key() -> str:
+    """Names this installation's shim: its folder, version and generated files."""
     from . import __version__
 
-    key = hashlib.sha256(
+    return hashlib.sha256(
         f"{PACKAGE_DIR}\0{__version__}\0{BOOT}\0{_COMPAT_CORE}".encode()
     ).hexdigest()[:16]
+
+
+def ensure_shim(paths: WorkspacePaths) -> Shim:
+    """The shim of this runner installation, built on first use."""
+    key = _key()
     root = paths.shim / key
     shim = Shim(root / "pkg", root / "boot" / "runner_boot.py", root / "compat")
     if (root / "pkg" / "runner").exists():
