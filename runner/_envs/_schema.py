@@ -86,14 +86,7 @@ def load_yaml_file(path: str | os.PathLike[str]) -> Any:
     import yaml
 
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise EnvironmentSpecError(
-            f"Environment file {path} does not exist. Check the path (relative paths "
-            f"are taken from the current directory, {os.getcwd()}).", path=str(path))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise EnvironmentSpecError(f"Cannot read environment file {path}: {exc}.", path=str(path))
+    text = _read_text(path, "Environment file")
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
         return yaml.load(text, Loader=loader)  # a safe loader
@@ -254,15 +247,7 @@ def read_requirements_file(path: str | os.PathLike[str]) -> tuple[list[str], lis
         EnvironmentSpecError: the file is missing or holds an unsupported option.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise EnvironmentSpecError(
-            f"Requirements file {path} does not exist. Check the path (relative paths are "
-            f"taken from the current directory, {os.getcwd()}).", path=str(path))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise EnvironmentSpecError(f"Cannot read requirements file {path}: {exc}.",
-                                   path=str(path))
+    text = _read_text(path, "Requirements file")
     lines: list[str] = []
     pending = ""
     for raw in text.splitlines():
@@ -430,3 +415,16 @@ def conda_spec_to_python(data: Any, source: str | None = None,
         else:
             py["conda_packages"].append(dep)
     return py, _check_env_vars(data.get("variables"), source)
+
+
+def _read_text(path: Path, what: str) -> str:
+    """The text of a definition file, or an error naming it and how to fix the path."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise EnvironmentSpecError(
+            f"{what} {path} does not exist. Check the path (relative paths are taken from "
+            f"the current directory, {os.getcwd()}).", path=str(path)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise EnvironmentSpecError(f"Cannot read {what.lower()} {path}: {exc}.",
+                                   path=str(path)) from exc
