@@ -13,38 +13,100 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from .core.version import __version__
 
 _EXPORTS = {
-    "ActivityFailedException": "._exceptions:RunFailed",
-    "ArtifactError": "._exceptions",
-    "ArtifactNotFound": "._exceptions",
-    "CondaDependencies": "._environment",
-    "ConfigError": "._exceptions",
-    "Environment": "._environment",
-    "EnvironmentBuildError": "._exceptions",
-    "EnvironmentNotFound": "._exceptions",
-    "EnvironmentSpecError": "._exceptions",
-    "Experiment": "._experiment",
-    "MetricError": "._exceptions",
-    "NotFoundError": "._exceptions",
-    "RayCluster": "._targets.ray",
-    "Run": "._run",
-    "RunConfiguration": "._config",
-    "RunEnvironmentError": "._exceptions",
-    "RunFailed": "._exceptions",
-    "RunNotFound": "._exceptions",
-    "RunStatus": "._models",
-    "RunnerError": "._exceptions",
-    "ScriptRunConfig": "._config",
-    "SnapshotError": "._exceptions",
-    "StoreError": "._exceptions",
-    "UsageError": "._exceptions",
-    "Workspace": "._workspace",
-    "WorkspaceNotFound": "._exceptions",
+    "ActivityFailedException": ".core.errors:RunFailed",
+    "ArtifactError": ".core.errors",
+    "ArtifactNotFound": ".core.errors",
+    "CondaDependencies": ".api.environment",
+    "ConfigError": ".core.errors",
+    "Environment": ".api.environment",
+    "EnvironmentBuildError": ".core.errors",
+    "EnvironmentNotFound": ".core.errors",
+    "EnvironmentSpecError": ".core.errors",
+    "Experiment": ".api.experiment",
+    "MetricError": ".core.errors",
+    "NotFoundError": ".core.errors",
+    "RayCluster": ".targets.ray",
+    "Run": ".api.run",
+    "RunConfiguration": ".api.config",
+    "RunEnvironmentError": ".core.errors",
+    "RunFailed": ".core.errors",
+    "RunNotFound": ".core.errors",
+    "RunStatus": ".core.status",
+    "RunnerError": ".core.errors",
+    "ScriptRunConfig": ".api.config",
+    "SnapshotError": ".core.errors",
+    "StoreError": ".core.errors",
+    "UsageError": ".core.errors",
+    "Workspace": ".api.workspace",
+    "WorkspaceNotFound": ".core.errors",
 }
 
 __all__ = sorted(_EXPORTS)
+
+
+def _submit(experiment: Any, config: Any, tags: Any = None, **kwargs: Any) -> Any:
+    from .execution.submit import submit
+
+    return submit(experiment, config, tags=tags, **kwargs)
+
+
+def _wait(run: Any, **kwargs: Any) -> Any:
+    from .execution.wait import wait_for_completion
+
+    return wait_for_completion(run, **kwargs)
+
+
+def _cancel(workspace: Any, row: Any) -> None:
+    from .execution.control import request_cancel
+
+    request_cancel(workspace, row)
+
+
+def _repr_html(run: Any) -> str:
+    from .studio.render import run_html
+
+    return run_html(run)
+
+
+def _run_url(paths: Any, run_id: str) -> str | None:
+    from .studio.discovery import run_url
+
+    return run_url(paths, run_id)
+
+
+def _context_run(ctx: Any) -> Any:
+    """The Run of a submitted script, for its run context."""
+    if ctx.tracking_uri:  # a run on another machine: it logs through a tracking server
+        from .api.remote_run import remote_run
+
+        return remote_run(ctx)
+    from .api.run import Run
+    from .api.workspace import Workspace
+
+    return Run(Workspace(ctx.workspace)._experiment(ctx.experiment), ctx.run_id, _in_run=True)
+
+
+def _ray_target(name: str, entry: dict[str, Any], source: str) -> Any:
+    from .targets.ray import RayCluster
+
+    return RayCluster.from_config(name, entry, source)
+
+
+def _install_hooks() -> None:
+    """Give the API what it needs from the layers above it (see ``runner.api.hooks``)."""
+    from .api import hooks
+
+    for name, function in (("submit", _submit), ("wait", _wait), ("cancel", _cancel),
+                           ("repr_html", _repr_html), ("run_url", _run_url),
+                           ("context_run", _context_run)):
+        hooks.register(name, function)
+    hooks.target_types["ray"] = _ray_target
+
+
+_install_hooks()
 
 
 def __getattr__(name: str) -> Any:
@@ -64,9 +126,12 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ._config import RunConfiguration, ScriptRunConfig
-    from ._environment import CondaDependencies, Environment
-    from ._exceptions import (
+    from .api.config import RunConfiguration, ScriptRunConfig
+    from .api.environment import CondaDependencies, Environment
+    from .api.experiment import Experiment
+    from .api.run import Run
+    from .api.workspace import Workspace
+    from .core.errors import (
         ArtifactError,
         ArtifactNotFound,
         ConfigError,
@@ -84,10 +149,7 @@ if TYPE_CHECKING:  # pragma: no cover
         UsageError,
         WorkspaceNotFound,
     )
-    from ._experiment import Experiment
-    from ._models import RunStatus
-    from ._run import Run
-    from ._targets.ray import RayCluster
-    from ._workspace import Workspace
+    from .core.status import RunStatus
+    from .targets.ray import RayCluster
 
     ActivityFailedException = RunFailed

@@ -1,6 +1,6 @@
 """``python -m runner``: the same command line as the ``runner`` console script."""
 
-from runner._cli import main
+from .cli.main import main
 
 if __name__ == "__main__":
     main()

@@ -18,7 +18,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._run import Run
+    from .api.run import Run
 
 __all__ = ["RunDetails"]
 
@@ -48,13 +48,13 @@ class RunDetails:
 
     def to_html(self) -> str:
         """The run as self-contained HTML: status, charts and the log's tail."""
-        from ._studio import _render
+        from .studio import render as _render
 
         return _render.run_html(self.run)
 
     def to_text(self) -> str:
         """The run as a short text summary."""
-        from ._studio import _render
+        from .studio import render as _render
 
         return _render.run_text(self.run)
 
@@ -90,7 +90,7 @@ class RunDetails:
             self._thread = None
 
     def _live(self) -> bool:
-        from ._models import RunStatus
+        from .core.status import RunStatus
 
         return self.run.get_status() not in RunStatus.TERMINAL
 

@@ -18,7 +18,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from runner import Experiment, Workspace, _context
+from runner import Experiment, Workspace
+from runner.inrun import context as _context
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -125,7 +126,7 @@ def exp(ws: Workspace) -> Experiment:
 def script_run(ws: Workspace, exp: Experiment):
     """Makes Running 'script' runs of ``exp`` owned by this process, as a launcher would;
     call it for a new run id."""
-    from runner import _proc
+    from runner.store import proc as _proc
 
     def make() -> str:
         run_id = f"test_{int(time.time())}_{os.urandom(4).hex()}"

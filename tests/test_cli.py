@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from runner import Experiment, Run, Workspace, _cli
-from runner._cli import cli
+from runner import Experiment, Run, Workspace
+from runner.cli import main as _cli
+from runner.cli.main import cli
 
 
 def invoke(ws: Workspace | None, *args: str) -> Result:
@@ -457,7 +458,7 @@ def test_an_unexpected_failure_is_one_line_and_exit_1(ws: Workspace,
     def broken(*args, **kwargs):
         raise ZeroDivisionError("oops")
 
-    monkeypatch.setattr("runner._experiment.list_runs", broken)
+    monkeypatch.setattr("runner.api.experiment.list_runs", broken)
     result = invoke(ws, "runs")
     assert 1 == result.exit_code
     assert "unexpected ZeroDivisionError: oops" in one_error_line(result)
@@ -468,7 +469,7 @@ def test_ctrl_c_exits_130(ws: Workspace, monkeypatch: pytest.MonkeyPatch):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("runner._experiment.list_runs", interrupted)
+    monkeypatch.setattr("runner.api.experiment.list_runs", interrupted)
     result = invoke(ws, "runs")
     assert 130 == result.exit_code
     assert "Traceback" not in result.stderr
@@ -567,11 +568,11 @@ def test_console_script_reports_failures_with_exit_codes(ws: Workspace, python: 
 
 
 def test_importing_the_cli_loads_no_heavy_modules(python: str):
-    """`import runner._cli` loads click but not psutil, yaml, watchdog or the store."""
+    """`import runner.cli.main` loads click but not psutil, yaml, watchdog or the store."""
     code = (
-        "import sys, runner._cli; "
+        "import sys, runner.cli.main; "
         "print(sorted(m for m in ('psutil', 'yaml', 'watchdog', 'virtualenv', "
-        "'runner._store', 'runner._run', 'runner._experiment', 'sqlite3') "
+        "'runner.store.db', 'runner.api.run', 'runner.api.experiment', 'sqlite3') "
         "if m in sys.modules))"
     )
     done = subprocess.run([python, "-c", code], capture_output=True, text=True,

@@ -10,8 +10,9 @@ import sys
 
 import pytest
 
-from runner import Experiment, Run, RunEnvironmentError, Workspace, _context
-from runner._offline import OfflineRun
+from runner import Experiment, Run, RunEnvironmentError, Workspace
+from runner.inrun import context as _context
+from runner.inrun.offline import OfflineRun
 
 
 def _in_run(code: str, ws: Workspace, run_id: str, exp: Experiment) -> str:

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from runner._environment import CondaDependencies, Environment
-from runner._envs import _curated
-from runner._exceptions import EnvironmentNotFound, EnvironmentSpecError, UsageError
-from runner._paths import WorkspacePaths
+from runner.api.environment import CondaDependencies, Environment
+from runner.core.errors import EnvironmentNotFound, EnvironmentSpecError, UsageError
+from runner.core.paths import WorkspacePaths
+from runner.envs import curated as _curated
 
 
 @pytest.fixture

@@ -18,12 +18,12 @@ from pathlib import Path
 
 import pytest
 
-from runner._environment import CondaDependencies, Environment
-from runner._envs import acquire_lease, prepare_environment, release_lease
-from runner._envs._build import find_uv
-from runner._envs._cache import list_entries, lookup, prune
-from runner._exceptions import EnvironmentBuildError, EnvironmentNotFound
-from runner._paths import WorkspacePaths
+from runner.api.environment import CondaDependencies, Environment
+from runner.core.errors import EnvironmentBuildError, EnvironmentNotFound
+from runner.core.paths import WorkspacePaths
+from runner.envs.build import find_uv
+from runner.envs.cache import list_entries, lookup, prune
+from runner.envs.prepare import acquire_lease, prepare_environment, release_lease
 
 pytestmark = pytest.mark.slow
 HAS_UV = find_uv() is not None
@@ -176,10 +176,10 @@ def test_empty_environment_builds(tmp_path: Path) -> None:
 _CHILD = textwrap.dedent("""
     import json, os, sys, time
     sys.path.insert(0, {root!r})
-    from runner._environment import Environment
-    from runner._envs import prepare_environment
-    from runner._paths import WorkspacePaths
-    from runner._envs import _build
+    from runner.api.environment import Environment
+    from runner.envs.prepare import prepare_environment
+    from runner.core.paths import WorkspacePaths
+    from runner.envs import build as _build
     mode, ws, wheels, go = sys.argv[1:5]
     if mode == "hang":  # install, then hang before the build completes
         real = _build._pip_install
@@ -318,7 +318,7 @@ def test_conda_opt_in_uses_conda(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 def _cli(args: list[str], ws: WorkspacePaths, monkeypatch: pytest.MonkeyPatch):
     from click.testing import CliRunner
 
-    from runner._cli import cli
+    from runner.cli.main import cli
 
     monkeypatch.setenv("RUNNER_WORKSPACE", str(ws.root))
     return CliRunner().invoke(cli, ["env", *args], catch_exceptions=True)
@@ -368,7 +368,7 @@ def test_cli_workspace_lookup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     --workspace; none is an error that says how to make one."""
     from click.testing import CliRunner
 
-    from runner._cli import cli
+    from runner.cli.main import cli
 
     paths = _ws(tmp_path / "proj")
     (paths.root / "a" / "b").mkdir(parents=True)

@@ -11,17 +11,17 @@ from pathlib import Path
 
 import pytest
 
-from runner._environment import CondaDependencies, Environment
-from runner._envs import (
+from runner.api.environment import CondaDependencies, Environment
+from runner.core.errors import EnvironmentSpecError
+from runner.core.paths import WorkspacePaths
+from runner.envs.interp import find_python, resolve_interpreter
+from runner.envs.prepare import (
     ResolvedEnvironment,
     environment_hash,
     prepare_environment,
     redact_env_vars,
     validate_environment,
 )
-from runner._envs._interp import find_python, resolve_interpreter
-from runner._exceptions import EnvironmentSpecError
-from runner._paths import WorkspacePaths
 
 
 @pytest.fixture
@@ -209,7 +209,7 @@ def test_curated_environments_validate(ws: WorkspacePaths, name: str) -> None:
 def test_pip_configuration_translates_to_uv(tmp_path: Path,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     """pip's config file and PIP_* variables become uv flags; the spec's own options win."""
-    from runner._envs._build import uv_args_from_pip_settings, uv_env_from_pip_settings
+    from runner.envs.build import uv_args_from_pip_settings, uv_env_from_pip_settings
 
     for name in list(os.environ):
         if name.startswith("PIP_") or name in ("SSL_CERT_FILE", "HTTPS_PROXY", "HTTP_PROXY",

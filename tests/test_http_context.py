@@ -12,12 +12,14 @@ import time
 
 import pytest
 
-from runner import Experiment, Run, Workspace, _context, _http_store
-from runner._http_store import RemoteRun, remote_run
+from runner import Experiment, Run, Workspace
+from runner.api import remote_run as _http_store
+from runner.api.remote_run import RemoteRun, remote_run
+from runner.inrun import context as _context
 
 pytest.importorskip("uvicorn")
 
-from runner._server import ServerThread
+from runner.server import ServerThread
 
 
 def _free_port() -> int:

@@ -28,7 +28,7 @@ SWEEP = Path(__file__).resolve().parent.parent / "examples" / "train-on-local"
 def tracked(ws: Workspace):
     """The workspace's tracking server on loopback, and a RayCluster that logs to it."""
     pytest.importorskip("uvicorn")
-    from runner._server import ServerThread
+    from runner.server import ServerThread
 
     with ServerThread(ws) as srv:
         yield RayCluster(ADDRESS, tracking_uri=srv.url)

@@ -23,10 +23,10 @@ from runner import (
     UsageError,
     Workspace,
 )
-from runner._cli import cli
-from runner._config import resolve_config
-from runner._targets import resolve_target
-from runner._targets.ray import (
+from runner.api.config import resolve_config, resolve_target
+from runner.api.workconfig import config_from_dict
+from runner.cli.main import cli
+from runner.targets.ray_jobs import (
     ENTRYPOINT,
     MARKER,
     PACKAGE_LIMIT,
@@ -36,7 +36,6 @@ from runner._targets.ray import (
     runtime_env_for,
     status_from_job,
 )
-from runner._workconfig import config_from_dict
 
 REMOTE = "http://head.example:8265"
 
@@ -184,8 +183,8 @@ def test_submitting_to_a_head_that_does_not_answer_writes_nothing(exp: Experimen
 def test_a_tracking_server_of_another_workspace_is_refused(tmp_path: Path):
     """The health check names the workspace the server serves."""
     pytest.importorskip("uvicorn")
-    from runner._server import ServerThread
-    from runner._targets.ray import check_tracking_server
+    from runner.server import ServerThread
+    from runner.targets.ray import check_tracking_server
 
     ws = Workspace.create(tmp_path / "a")
     other = Workspace.create(tmp_path / "b")
@@ -239,7 +238,7 @@ def _env(pip=(), conda=(), options=(), user_managed=False) -> dict:
     env = Environment("e")
     env.python.user_managed_dependencies = user_managed
     data = env.to_dict()
-    from runner._envs import canonical
+    from runner.envs.prepare import canonical
 
     data = canonical(data)
     data["python"].update(pip=list(pip), conda_packages=list(conda), pip_options=list(options))
@@ -293,7 +292,7 @@ def test_the_package_holds_the_snapshot_a_run_marker_and_the_runner(ws: Workspac
                                                                     tmp_path: Path):
     """The zip has the snapshot's files, .runner_run_id, and .runner_pkg/ with the in-run
     runner (no server or studio), the wrapper and the job; each run gets its own name."""
-    from runner._snapshot import take_snapshot
+    from runner.snapshot.snapshots import take_snapshot
 
     source = tmp_path / "src"
     (source / "pkg").mkdir(parents=True)
@@ -311,7 +310,7 @@ def test_the_package_holds_the_snapshot_a_run_marker_and_the_runner(ws: Workspac
         shipped_job = json.loads(z.read(".runner_pkg/job.json"))
     assert {"train.py", "pkg/data.txt", MARKER, ".runner_pkg/runner_wrapper.py",
             ".runner_pkg/runner_boot.py", ".runner_pkg/runner/__init__.py",
-            ".runner_pkg/runner/_http_store.py",
+            ".runner_pkg/runner/api/remote_run.py",
             ".runner_pkg/compat/azureml/core/run.py"} <= names
     assert not [n for n in names if "/_server/" in n or "/_studio/" in n or "__pycache__" in n]
     assert ("run-1", job) == (marker, shipped_job)

@@ -13,13 +13,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from runner import Experiment, Run, UsageError, Workspace, _proc
-from runner._cli import cli
+from runner import Experiment, Run, UsageError, Workspace
+from runner.cli.main import cli
+from runner.store import proc as _proc
 
 pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
 
-from runner._server import ServerThread, check_bind, is_loopback
+from runner.server import ServerThread, check_bind, is_loopback
 
 
 def _script_run(ws: Workspace, exp: Experiment, run_type: str = "script") -> str:
@@ -306,7 +307,7 @@ def test_the_routes_mount_in_another_app(ws: Workspace, exp: Experiment):
     from starlette.applications import Starlette
     from starlette.routing import Mount
 
-    from runner._server import routes
+    from runner.server import routes
 
     run_id = _script_run(ws, exp)
     app = Starlette(routes=[Mount("/track", routes=routes(ws))])
@@ -347,10 +348,10 @@ def test_the_workspace_served_is_named_by_health(ws: Workspace, server: ServerTh
 
 def test_runner_server_serves_the_studio_beside_the_tracking_api(ws: Workspace):
     """With the studio installed, one server answers /api/v1 and the studio's /api."""
-    pytest.importorskip("runner._studio._app")
+    pytest.importorskip("runner.studio.app")
     import asyncio
 
-    from runner._server import create_app
+    from runner.server import create_app
 
     app = create_app(ws, studio=True)
 

@@ -1,4 +1,4 @@
-"""Rules of runner._snapshot: what is captured, how it is stored, reused, copied and compared."""
+"""Rules of snapshots: what is captured, how it is stored, reused, copied and compared."""
 
 from __future__ import annotations
 
@@ -12,12 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from runner import _snapshot, _snapshot_copy
-from runner._exceptions import NotFoundError, SnapshotError, UsageError
-from runner._paths import WorkspacePaths
-from runner._snapshot import (
+from runner.core.errors import NotFoundError, SnapshotError, UsageError
+from runner.core.paths import WorkspacePaths
+from runner.snapshot import blobs as _snapshot_copy
+from runner.snapshot import snapshots as _snapshot
+from runner.snapshot.diff import diff_snapshots
+from runner.snapshot.snapshots import (
     SnapshotLimits,
-    diff_snapshots,
     load_manifest,
     materialize,
     restore_snapshot,
@@ -384,8 +385,8 @@ def test_concurrent_snapshots_from_two_processes_agree(tmp_path: Path,
     go = tmp_path / "go"
     code = (
         "import os, sys, time\n"
-        "from runner._paths import WorkspacePaths\n"
-        "from runner._snapshot import take_snapshot\n"
+        "from runner.core.paths import WorkspacePaths\n"
+        "from runner.snapshot.snapshots import take_snapshot\n"
         f"while not os.path.exists({str(go)!r}): time.sleep(0.005)\n"
         f"print(take_snapshot(WorkspacePaths({str(paths.root)!r}), {str(root)!r}).id)\n"
     )

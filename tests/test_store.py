@@ -13,7 +13,7 @@ import time
 import pytest
 
 from runner import Experiment, Run, StoreError, Workspace
-from runner._store import SCHEMA_VERSION
+from runner.store.db import SCHEMA_VERSION
 
 _OPEN_RUN = (
     "import sys, time\n"
@@ -236,7 +236,7 @@ def test_runs_on_a_cluster_do_not_take_local_slots(ws):
     """A running run on a compute target leaves max_concurrent_runs to local runs."""
     import time
 
-    from runner._models import PREPARING, QUEUED, RUNNING, RunStatus
+    from runner.core.status import PREPARING, QUEUED, RUNNING, RunStatus
 
     now = time.time()
     ws.store.insert_run("remote", "e", type="script", status=RUNNING, created=now,

@@ -20,8 +20,8 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from runner import Experiment, Run, Workspace
-from runner._studio import _api
-from runner._studio._app import create_app
+from runner.studio import api as _api
+from runner.studio.app import create_app
 
 BASE = "http://127.0.0.1:8765"
 PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00"
@@ -397,7 +397,7 @@ def test_the_log_stream_of_a_live_run_pushes_new_lines_and_the_new_status(client
 
 def test_a_long_log_starts_with_its_last_megabyte_and_a_notice(client, runs, monkeypatch):
     """Only the tail of a huge log is sent, after a notice, starting on a whole line."""
-    from runner._studio import _files
+    from runner.studio import files as _files
 
     monkeypatch.setattr(_files, "LOG_HEAD_LIMIT", 20)
     run = runs["done"]
@@ -507,7 +507,7 @@ def test_the_openapi_document_describes_every_api_route_and_nothing_else(client)
 
 def test_the_page_works_offline_with_the_vendored_chart_library():
     """Templates and scripts load nothing from the internet; uPlot and its licence ship."""
-    from runner._studio import _app
+    from runner.studio import app as _app
 
     vendor = _app.STATIC / "vendor"
     assert {"uPlot.iife.min.js", "uPlot.min.css", "uPlot.LICENSE"} <= {

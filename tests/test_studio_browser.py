@@ -28,7 +28,7 @@ pytest.importorskip("starlette", reason="the studio extra (starlette) is not ins
 pytest.importorskip("uvicorn", reason="the studio extra (uvicorn) is not installed")
 sync_api = pytest.importorskip(
     "playwright.sync_api", reason="playwright is not installed (pip install playwright)")
-StudioServer = pytest.importorskip("runner._studio._server").StudioServer
+StudioServer = pytest.importorskip("runner.studio.server").StudioServer
 
 CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from runner._studio import _downsample as ds
+from runner.studio import downsample as ds
 
 
 def test_a_short_series_is_returned_whole():

@@ -24,10 +24,11 @@ from click.testing import CliRunner
 from starlette.testclient import TestClient
 
 from runner import Experiment, NotFoundError, UsageError, Workspace
-from runner._cli import cli
-from runner._studio import _discovery, _files
-from runner._studio._app import create_app
-from runner._studio._server import StudioServer, check_binding
+from runner.cli.main import cli
+from runner.studio import discovery as _discovery
+from runner.studio import files as _files
+from runner.studio.app import create_app
+from runner.studio.server import StudioServer, check_binding
 
 SECRET = "s3cret-token"
 
@@ -281,7 +282,7 @@ def test_runner_studio_takes_its_token_from_the_environment(ws: Workspace, monke
         def serve(self, on_started):
             on_started()
 
-    monkeypatch.setattr("runner._studio._server.StudioServer", FakeServer)
+    monkeypatch.setattr("runner.studio.server.StudioServer", FakeServer)
     result = CliRunner().invoke(cli, ["--workspace", str(ws.root), "studio", "--host",
                                       "0.0.0.0", "--port", "9999"],
                                 env={"RUNNER_STUDIO_TOKEN": SECRET})
@@ -320,7 +321,7 @@ def test_runner_studio_serves_until_stopped_and_cleans_up(ws: Workspace, signum:
 def test_runner_studio_without_the_studio_extra_says_what_to_install(ws: Workspace):
     """Without starlette installed the command exits 2 naming `runner[studio]`."""
     code = ("import sys; sys.modules['starlette'] = None; sys.modules['uvicorn'] = None; "
-            "from runner._cli import main; main(sys.argv[1:])")
+            "from runner.cli.main import main; main(sys.argv[1:])")
     proc = subprocess.run([sys.executable, "-c", code, "--workspace", str(ws.root), "studio"],
                           capture_output=True, text=True, timeout=60)
 

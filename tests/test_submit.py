@@ -27,7 +27,7 @@ from runner import (
     UsageError,
     Workspace,
 )
-from runner._exceptions import EnvironmentSpecError
+from runner.core.errors import EnvironmentSpecError
 
 
 def write(folder: Path, files: dict[str, str]) -> Path:

@@ -131,7 +131,7 @@ def test_a_finished_run_starts_no_refresh_thread(run: Run, monkeypatch):
 
 def test_importing_widgets_needs_no_web_framework():
     """runner.widgets and Run._repr_html_ import neither starlette nor uvicorn."""
-    code = ("import sys, runner, runner.widgets, runner._studio._render; "
+    code = ("import sys, runner, runner.widgets, runner.studio.render; "
             "print(sorted(m for m in ('starlette', 'uvicorn', 'ipywidgets') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout

@@ -15,8 +15,8 @@ from runner import (
     Workspace,
     WorkspaceNotFound,
 )
-from runner._context import WORKSPACE_VAR
-from runner._workconfig import WorkspaceConfig
+from runner.api.workconfig import WorkspaceConfig
+from runner.inrun.context import WORKSPACE_VAR
 
 
 def _start(exp: Experiment, **kwargs) -> Run:

@@ -39,9 +39,9 @@ _CHILD = """
 import json, sys, time
 sys.path.insert(0, {root!r})
 started = time.perf_counter()
-from runner._environment import CondaDependencies, Environment
-from runner._envs import prepare_environment
-from runner._paths import WorkspacePaths
+from runner.api.environment import CondaDependencies, Environment
+from runner.envs.prepare import prepare_environment
+from runner.core.paths import WorkspacePaths
 env = Environment("bench")
 env.python.conda_dependencies = CondaDependencies.create(pip_packages={packages!r})
 paths = WorkspacePaths(sys.argv[1])
@@ -90,9 +90,9 @@ def runner_build(tmp: Path, builder: str) -> dict:
 
 def cache_hit(tmp: Path) -> dict:
     """Hit timings on an environment built once."""
-    from runner._environment import CondaDependencies, Environment
-    from runner._envs import prepare_environment
-    from runner._paths import WorkspacePaths
+    from runner.api.environment import CondaDependencies, Environment
+    from runner.core.paths import WorkspacePaths
+    from runner.envs.prepare import prepare_environment
 
     runner_build(tmp, "auto")
     script = tmp / "child.py"
@@ -130,7 +130,7 @@ def main() -> None:
                         help="install from a local wheelhouse (PIP_NO_INDEX + PIP_FIND_LINKS, "
                              "no network) instead of the configured index")
     args = parser.parse_args()
-    from runner._envs._build import find_uv
+    from runner.envs.build import find_uv
 
     uv = find_uv()
     result: dict = {"packages": PACKAGES, "repeat": args.repeat, "python": sys.version.split()[0],

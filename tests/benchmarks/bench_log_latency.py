@@ -58,7 +58,7 @@ def main() -> None:
         reader = Run.get(Workspace.get(ws.root), run.id)
         clock = _Clock()
         # A fresh handle: the waiter learns of new lines from file events only.
-        from runner import _owner
+        from runner.execution import owner as _owner
 
         _owner._done.pop(run.id, None)
         with contextlib.redirect_stdout(clock):

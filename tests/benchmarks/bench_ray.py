@@ -79,7 +79,7 @@ def main() -> None:
         sys.exit("no Ray head: pass --address or set RUNNER_TEST_RAY_ADDRESS")
 
     from runner import Environment, Experiment, RayCluster, ScriptRunConfig, Workspace
-    from runner._server import ServerThread
+    from runner.server import ServerThread
 
     root = Path(tempfile.mkdtemp(prefix="bench-ray-"))
     src = root / "src"

@@ -1,4 +1,4 @@
-"""Benchmark of runner._snapshot against ``cp -r`` on the same disk (run by hand).
+"""Benchmark of runner.snapshot.snapshots against ``cp -r`` on the same disk (run by hand).
 
 Usage::
 
@@ -44,9 +44,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from runner import _snapshot_copy
-from runner._paths import WorkspacePaths
-from runner._snapshot import SnapshotLimits, materialize, take_snapshot
+from runner.core.paths import WorkspacePaths
+from runner.snapshot import blobs as _snapshot_copy
+from runner.snapshot.snapshots import SnapshotLimits, materialize, take_snapshot
 
 
 def build_tree(root: Path, files: int, total: int, seed: int = 7) -> None:

@@ -79,7 +79,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=7)
     args = parser.parse_args()
     from runner import Workspace
-    from runner._studio._server import StudioServer
+    from runner.studio.server import StudioServer
 
     with tempfile.TemporaryDirectory(prefix="bench-studio-") as tmp:
         root = Path(tmp) / "ws"

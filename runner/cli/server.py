@@ -1,0 +1,55 @@
+"""``runner server``: serve the workspace's store over HTTP for runs on other machines.
+
+A thin command over :mod:`runner.server`; Starlette and uvicorn are imported
+only when it runs (the ``server`` extra).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; anything but loopback needs --token.")
+@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535),
+              help="Port to listen on (0: a free one).")
+@click.option("--token", metavar="TOKEN",
+              help="Require 'Authorization: Bearer TOKEN' on every request.")
+@click.option("--token-file", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
+              help="Read the token from FILE (keeps it out of the process list).")
+def server(host: str, port: int, token: str | None, token_file: str | None) -> None:
+    """Serve this workspace to runs on other machines (e.g. a Ray cluster).
+
+    Runs log their metrics, errors and files here: give its address as the
+    compute target's tracking_uri. Listening beyond loopback needs a token.
+    """
+    from ..core.errors import UsageError
+    from .main import _workspace
+
+    if token and token_file:
+        raise click.UsageError("give --token or --token-file, not both.")
+    if token_file:
+        token = Path(token_file).read_text(encoding="utf-8").strip()
+        if not token:
+            raise UsageError(f"the token file {token_file} is empty.", path=token_file)
+    try:
+        from ..server import check_bind, serve
+    except ImportError as exc:
+        raise UsageError(f"`runner server` needs Starlette and uvicorn ({exc.name} is missing): "
+                         "pip install 'runner[server]'.") from None
+    ws = _workspace()
+    check_bind(host, token)
+
+    def ready(bound: int) -> None:
+        shown = f"[{host}]" if ":" in host else host
+        auth = "token required" if token else "no token: loopback only"
+        click.echo(f"Serving workspace {ws.root} at http://{shown}:{bound} ({auth}). "
+                   "Ctrl-C stops.", err=True)
+
+    serve(ws, host=host, port=port, token=token, log_level="warning", on_ready=ready)
+
+
+COMMANDS = [server]

@@ -1,0 +1,283 @@
+"""What a metric value may be, how values are packed, and the shapes
+``get_metrics()`` returns.
+
+Pure decisions and packing only; the store writes the packed chunks.
+
+Values are kept in chunks rather than one row per point: a run of floats is an
+``array('d')`` blob, a run of 64-bit ints an ``array('q')`` blob, anything else a
+JSON list. That is what lets ``run.log`` sustain millions of calls a second and
+``get_metrics`` read a million points in milliseconds.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import types
+import warnings
+from array import array
+from collections.abc import Iterable
+from typing import Any
+
+from .errors import MetricError
+
+SCALAR = "scalar"
+TABLE = "table"
+IMAGE = "image"
+
+#: Values per stored chunk.
+CHUNK = 65536
+
+_INT64_MIN = -(2**63)
+_INT64_MAX = 2**63 - 1
+
+
+def normalize_value(name: str, value: Any, *, where: str = "log") -> Any:
+    """Turn a logged value into one the store keeps, or raise.
+
+    int, float (NaN/inf kept), str, bool and None are kept; numpy scalars
+    become the matching Python number; a list, range or generator is an error
+    pointing to ``log_list``; any other object is kept as its ``repr()`` with a
+    warning, as Azure ML did.
+    """
+    kind = type(value)
+    if kind in (float, int, str, bool) or value is None:
+        return value
+    if isinstance(value, (list, range, types.GeneratorType)) or kind is types.FunctionType:
+        raise MetricError(
+            f"{where}({name!r}, ...) got a {kind.__name__}; log one value at a time, "
+            f"or use run.log_list({name!r}, values) for a list of values.",
+            metric=name,
+        )
+    converted = _numpy_scalar(value)
+    if converted is not _NOT_NUMPY:
+        return converted
+    for base in (bool, int, float, str):  # subclasses such as IntEnum or str enums
+        if isinstance(value, base):
+            return base(value)
+    warnings.warn(
+        f"Converted value of metric {name!r} of type {kind.__name__} to its repr()",
+        stacklevel=3,
+    )
+    return repr(value)
+
+
+_NOT_NUMPY = object()
+
+
+def _numpy_scalar(value: Any) -> Any:
+    module = type(value).__module__
+    if module != "numpy" or not hasattr(value, "item"):
+        return _NOT_NUMPY
+    if getattr(value, "shape", None) not in ((), None):
+        return _NOT_NUMPY
+    item = value.item()
+    return item if isinstance(item, (bool, int, float, str)) else _NOT_NUMPY
+
+
+def normalize_row_value(name: str, column: str, value: Any) -> Any:
+    """A table cell: a scalar as for ``log``; lists and dicts are errors."""
+    if isinstance(value, (list, tuple, dict, set, range, types.GeneratorType)):
+        raise MetricError(
+            f"Rows cannot contain list values: column {column!r} of {name!r} got a "
+            f"{type(value).__name__}. Log one row per call, or use log_table({name!r}, "
+            "{column: [values...]}).",
+            metric=name,
+        )
+    return normalize_value(name, value, where="log_row")
+
+
+def table_rows(name: str, value: Any) -> list[dict[str, Any]]:
+    """Turn ``log_table``'s ``{column: [values]}`` (or scalars) into rows.
+
+    Raises:
+        MetricError: not a dict, empty, or columns of different lengths.
+    """
+    if not isinstance(value, dict) or not value:
+        raise MetricError(
+            f"log_table({name!r}, value) needs a non-empty dict of column -> list of values.",
+            metric=name,
+        )
+    columns: dict[str, list[Any]] = {}
+    for column, cells in value.items():
+        if isinstance(cells, (list, tuple, range)):
+            columns[str(column)] = list(cells)
+        else:
+            columns[str(column)] = [cells]
+    lengths = {col: len(cells) for col, cells in columns.items()}
+    if len(set(lengths.values())) > 1:
+        shown = ", ".join(f"{col}={n}" for col, n in lengths.items())
+        raise MetricError(
+            f"Columns must have the same length, but log_table({name!r}) got: {shown}.",
+            metric=name,
+        )
+    count = next(iter(lengths.values()))
+    return [
+        {col: normalize_row_value(name, col, cells[i]) for col, cells in columns.items()}
+        for i in range(count)
+    ]
+
+
+# --------------------------------------------------------------------------- packing
+
+
+def pack(values: list[Any]) -> list[tuple[str, bytes, int]]:
+    """Pack values into ``(encoding, data, count)`` chunks, keeping their order."""
+    chunks: list[tuple[str, bytes, int]] = []
+    start = 0
+    n = len(values)
+    while start < n:
+        enc = _encoding(values[start])
+        end = start + 1
+        limit = min(n, start + CHUNK)
+        while end < limit and _encoding(values[end]) == enc:
+            end += 1
+        part = values[start:end]
+        if enc == "d":
+            data = array("d", part).tobytes()
+        elif enc == "q":
+            data = array("q", part).tobytes()
+        else:
+            data = json.dumps(part, allow_nan=True).encode()
+        chunks.append((enc, data, len(part)))
+        start = end
+    return chunks
+
+
+def pack_floats(values: array) -> list[tuple[str, bytes, int]]:
+    """Pack an ``array('d')`` into chunks without going through Python floats."""
+    return [
+        ("d", values[i : i + CHUNK].tobytes(), min(CHUNK, len(values) - i))
+        for i in range(0, len(values), CHUNK)
+    ]
+
+
+def _encoding(value: Any) -> str:
+    kind = type(value)
+    if kind is float:
+        return "d"
+    if kind is int and _INT64_MIN <= value <= _INT64_MAX:
+        return "q"
+    return "j"
+
+
+def unpack(enc: str, data: bytes) -> list[Any]:
+    """The values of one chunk, in order."""
+    if enc == "d":
+        values = array("d")
+        values.frombytes(data)
+        return values.tolist()
+    if enc == "q":
+        values = array("q")
+        values.frombytes(data)
+        return values.tolist()
+    return json.loads(data)
+
+
+# --------------------------------------------------------------------------- shapes
+
+
+def shape(kind: str, values: list[Any]) -> Any:
+    """Collapse stored values into what ``get_metrics()`` shows for one metric.
+
+    One value is bare, several a list in order; a table is ``{column: [...]}``,
+    and a table of one row ``{column: value}``.
+    """
+    if kind == TABLE:
+        columns: dict[str, list[Any]] = {}
+        for row in values:
+            for col in row:
+                columns.setdefault(col, [])
+        for row in values:
+            for col, cells in columns.items():
+                cells.append(row.get(col))
+        if len(values) == 1:
+            return {col: cells[0] for col, cells in columns.items()}
+        return columns
+    if len(values) == 1:
+        return values[0]
+    return values
+
+
+def is_number(value: Any) -> bool:
+    """True for ints and finite or non-finite floats, not bools."""
+    return type(value) in (int, float)
+
+
+def last_scalar(values: Iterable[Any]) -> Any:
+    """The last value of a scalar metric (for run listings)."""
+    last = None
+    for last in values:  # noqa: B007
+        pass
+    if isinstance(last, float) and math.isnan(last):
+        return last
+    return last
+
+
+# --------------------------------------------------------------------------- buffer
+
+
+class MetricBuffer:
+    """Values logged in this process and not yet written, in logged order.
+
+    ``add_float`` is the hot path: an append to an ``array('d')`` with no lock.
+    Everything else goes through ``add`` under the lock. ``drain`` (called by the
+    flusher thread) takes what is there under the same lock, so the order of
+    values of one metric is kept whichever path logged them.
+    """
+
+    def __init__(self) -> None:
+        self.fast: dict[str, array] = {}
+        self.kinds: dict[str, str] = {}
+        self.pending: dict[str, list[tuple[Any, int | None]]] = {}
+        self.lock = threading.Lock()
+
+    def add(self, name: str, kind: str, value: Any, step: int | None = None) -> None:
+        """Queue one value (or table row) of metric ``name``."""
+        with self.lock:
+            known = self.kinds.get(name)
+            if known is None:
+                self.kinds[name] = kind
+            elif known != kind:
+                raise MetricError(
+                    f"Metric {name!r} was logged as a {known} and cannot take a {kind} "
+                    "value; use another name.",
+                    metric=name,
+                )
+            queue = self.pending.get(name)
+            if queue is None:
+                queue = self.pending[name] = []
+            fast = self.fast.get(name)
+            if fast is not None and len(fast):
+                n = len(fast)
+                queue.extend((v, None) for v in fast[:n])
+                del fast[:n]
+            queue.append((value, step))
+            if kind == SCALAR and fast is None:
+                self.fast[name] = array("d")
+
+    def drain(self) -> list[tuple[str, str, list[Any], list[int | None] | None, array | None]]:
+        """Take everything queued: ``(name, kind, values, steps, trailing floats)``."""
+        out = []
+        with self.lock:
+            pending, self.pending = self.pending, {}
+            names = list(pending) + [n for n in self.fast if n not in pending]
+            for name in names:
+                items = pending.get(name, [])
+                fast = self.fast.get(name)
+                floats = None
+                if fast is not None and len(fast):
+                    n = len(fast)
+                    floats = fast[:n]
+                    del fast[:n]
+                if not items and floats is None:
+                    continue
+                values = [v for v, _ in items]
+                steps = [s for _, s in items]
+                has_steps = any(s is not None for s in steps)
+                out.append((name, self.kinds[name], values, steps if has_steps else None, floats))
+        return out
+
+    def __bool__(self) -> bool:
+        return bool(self.pending) or any(len(a) for a in self.fast.values())

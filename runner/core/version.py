@@ -1,0 +1,3 @@
+"""The version of this runner installation."""
+
+__version__ = "0.1.0"

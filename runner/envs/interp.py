@@ -1,0 +1,240 @@
+"""Finding and checking Python interpreters, cheaply.
+
+Submitting a run checks that its interpreter really is a Python, and a managed
+environment asking for ``python: "3.12"`` needs a 3.12 installed.  Running an
+interpreter costs 10-50 ms (more through a pyenv shim), so each answer is kept
+in ``.runner/tmp/interpreters.json`` keyed by the file's (realpath, size,
+mtime).  The submitting interpreter itself (``sys.executable``) is never run.
+Wrapper scripts (pyenv shims and the like) are run every time: their answer
+depends on the environment, not on the file.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ..core.errors import EnvironmentSpecError
+
+logger = logging.getLogger(__name__)
+
+_CACHE_NAME = "interpreters.json"
+_PROBE = (
+    "import json, sys; print(json.dumps({'version': '%d.%d.%d' % sys.version_info[:3], "
+    "'implementation': sys.implementation.name, 'executable': sys.executable}))"
+)
+_IS_WINDOWS = sys.platform == "win32"
+
+
+@dataclass(frozen=True)
+class InterpreterInfo:
+    """What one Python interpreter is.
+
+    Attributes:
+        path: the path as found (what to run).
+        executable: ``sys.executable`` as the interpreter reports it.
+        version: ``X.Y.Z``.
+        implementation: ``cpython``, ``pypy``...
+    """
+
+    path: str
+    executable: str
+    version: str
+    implementation: str
+
+    @property
+    def tag(self) -> str:
+        """``cpython-3.11.7``: the part of an environment's hash the interpreter gives."""
+        return f"{self.implementation}-{self.version}"
+
+
+def current() -> InterpreterInfo:
+    """Describe ``sys.executable`` without running anything."""
+    version = ".".join(str(n) for n in sys.version_info[:3])
+    return InterpreterInfo(sys.executable, sys.executable, version, sys.implementation.name)
+
+
+def _is_script(path: str) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(2) == b"#!"
+    except OSError:
+        return False
+
+
+class _ProbeCache:
+    """The JSON file of answers; unusable caches are silently ignored."""
+
+    def __init__(self, cache_dir: Path | None) -> None:
+        self.file = cache_dir / _CACHE_NAME if cache_dir is not None else None
+        self.data: dict[str, dict] = {}
+        self.dirty = False
+        if self.file is not None:
+            try:
+                self.data = json.loads(self.file.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                self.data = {}
+            if not isinstance(self.data, dict):
+                self.data = {}
+
+    def save(self) -> None:
+        if not self.dirty or self.file is None or not self.file.parent.parent.is_dir():
+            return
+        try:
+            self.file.parent.mkdir(exist_ok=True)
+            tmp = self.file.with_name(f".{_CACHE_NAME}.{os.getpid()}")
+            tmp.write_text(json.dumps(self.data, indent=0, sort_keys=True), encoding="utf-8")
+            os.replace(tmp, self.file)
+        except OSError as exc:  # a cache: never worth failing for
+            logger.debug("cannot write interpreter cache %s: %s", self.file, exc)
+
+
+def _probe(path: str, cache: _ProbeCache) -> InterpreterInfo | str:
+    """Return the interpreter's info, or a reason why it is not a usable Python."""
+    real = os.path.realpath(path)
+    if os.path.realpath(sys.executable) == real:
+        return InterpreterInfo(path, sys.executable, current().version, current().implementation)
+    try:
+        st = os.stat(real)
+    except OSError as exc:
+        return f"it does not exist ({exc.strerror})"
+    key = f"{real}|{st.st_size}|{st.st_mtime_ns}"
+    script = _is_script(real)
+    hit = None if script else cache.data.get(key)
+    if isinstance(hit, dict) and {"executable", "version", "implementation"} <= set(hit):
+        return InterpreterInfo(path, hit["executable"], hit["version"], hit["implementation"])
+    if not os.access(real, os.X_OK) and not _IS_WINDOWS:
+        return "it is not executable"
+    try:
+        proc = subprocess.run([path, "-I", "-S", "-c", _PROBE], capture_output=True,
+                              timeout=30, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"running it failed ({exc})"
+    out = proc.stdout.decode("utf-8", "replace").strip().splitlines()
+    try:
+        data = json.loads(out[-1]) if proc.returncode == 0 and out else None
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        tail = f": {err[-1]}" if err else ""
+        return f"it is not a Python interpreter (exit code {proc.returncode}{tail})"
+    info = InterpreterInfo(path, data["executable"] or real, data["version"],
+                           data["implementation"])
+    if not script:
+        cache.data[key] = {k: v for k, v in asdict(info).items() if k != "path"}
+        cache.dirty = True
+    return info
+
+
+def _which(name: str) -> str | None:
+    if os.sep in name or (os.altsep and os.altsep in name):
+        path = os.path.abspath(os.path.expanduser(name))
+        return path if os.path.exists(path) else None
+    return shutil.which(name)
+
+
+def resolve_interpreter(interpreter_path: str, cache_dir: Path | None = None) -> InterpreterInfo:
+    """Find ``interpreter_path`` (a path, or a name looked up on PATH) and check it is a Python.
+
+    Args:
+        interpreter_path: e.g. ``python``, ``/usr/bin/python3``, ``.venv/bin/python``.
+        cache_dir: folder of the answer cache (``paths.tmp``); None for no cache.
+
+    Returns:
+        The interpreter; ``path`` is absolute.
+
+    Raises:
+        EnvironmentSpecError: not found, or not a Python.
+    """
+    found = _which(interpreter_path)
+    if found is None:
+        where = ("on PATH" if os.sep not in interpreter_path else
+                 f"(resolved against {os.getcwd()})")
+        raise EnvironmentSpecError(
+            f"Interpreter {interpreter_path!r} of a user-managed environment was not found "
+            f"{where}. Set env.python.interpreter_path to an existing Python executable, "
+            f"e.g. {sys.executable}.", interpreter_path=interpreter_path)
+    cache = _ProbeCache(cache_dir)
+    info = _probe(found, cache)
+    cache.save()
+    if isinstance(info, str):
+        raise EnvironmentSpecError(
+            f"Interpreter {found} (python.interpreter_path={interpreter_path!r}) cannot be used: "
+            f"{info}. Point env.python.interpreter_path at a Python executable.",
+            interpreter_path=interpreter_path)
+    return info
+
+
+def _candidates() -> list[str]:
+    """Paths that may be Python interpreters: PATH entries, pyenv and uv installs."""
+    names: list[str] = []
+    patterns = ["python3.[0-9]*", "python3", "python"] if not _IS_WINDOWS else ["python.exe"]
+    for folder in os.environ.get("PATH", "").split(os.pathsep):
+        if not folder:
+            continue
+        for pattern in patterns:
+            names.extend(sorted(glob.glob(os.path.join(glob.escape(folder), pattern))))
+    home = Path.home()
+    roots = [os.environ.get("PYENV_ROOT") or str(home / ".pyenv"),
+             os.environ.get("UV_PYTHON_INSTALL_DIR") or str(home / ".local/share/uv/python")]
+    for root in roots:
+        names.extend(sorted(glob.glob(os.path.join(glob.escape(root), "versions", "*", "bin",
+                                                   "python3"))))
+        names.extend(sorted(glob.glob(os.path.join(glob.escape(root), "*", "bin", "python3"))))
+    out, seen = [], set()
+    for name in names:
+        if name.endswith(("-config", ".py")) or not os.path.isfile(name):
+            continue
+        real = os.path.realpath(name)
+        if real not in seen:
+            seen.add(real)
+            out.append(name)
+    # Real binaries first: their answers are cached, wrapper scripts are run each time.
+    out.sort(key=lambda name: _is_script(os.path.realpath(name)))
+    return out
+
+
+def _matches(version: str, request: str) -> bool:
+    want = request.split(".")
+    return version.split(".")[: len(want)] == want
+
+
+def find_python(request: str | None, cache_dir: Path | None = None) -> InterpreterInfo:
+    """Find an installed CPython matching a version request (``3``, ``3.11``, ``3.11.7``).
+
+    ``None`` and any request the current interpreter matches give
+    ``sys.executable`` without running anything.
+
+    Raises:
+        EnvironmentSpecError: no match; the message lists the versions found.
+    """
+    cur = current()
+    if request is None or _matches(cur.version, request):
+        return cur
+    cache = _ProbeCache(cache_dir)
+    found: list[InterpreterInfo] = []
+    try:
+        for path in _candidates():
+            info = _probe(path, cache)
+            if isinstance(info, str):
+                continue
+            if _matches(info.version, request) and info.implementation == cur.implementation:
+                return info
+            found.append(info)
+    finally:
+        cache.save()
+    versions = sorted({i.version for i in found} | {cur.version},
+                      key=lambda v: tuple(int(p) for p in v.split(".")))
+    raise EnvironmentSpecError(
+        f"Python {request} is requested (python.version) but is not installed. Versions found: "
+        f"{', '.join(versions)}. Install Python {request} (e.g. with pyenv or `uv python "
+        f"install {request}`) or change python.version to one of these.",
+        requested=request, found=versions)

@@ -1,0 +1,154 @@
+"""What a launched script's interpreter gets so that ``import runner`` and
+``from azureml.core import Run`` work without installing anything in it.
+
+``.runner/shim/<key>/``::
+
+    pkg/runner         -> link to this package (on PYTHONPATH: every Python
+                          process of the run can import runner)
+    boot/runner_boot.py   the launcher's first Python code (see BOOT)
+    compat/azureml/       a small ``azureml.core`` that maps to runner; added to
+                          the END of sys.path, so a real azureml-core wins
+
+Built once per runner installation, in a temporary folder renamed into place.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..core.paths import WorkspacePaths
+
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+
+#: Runs the user's script as ``python script.py args`` would, and records an
+#: uncaught exception (type, message, traceback tail) for the supervisor.
+BOOT = r'''"""Start a submitted script as `python SCRIPT ARGS...` would, recording a crash."""
+import os
+import runpy
+import sys
+
+
+def main():
+    script = sys.argv[1]
+    sys.argv = sys.argv[1:]
+    sys.path[0] = os.path.dirname(os.path.abspath(script))
+    compat = os.environ.pop("RUNNER_COMPAT_PATH", None)
+    if compat:
+        sys.path.append(compat)
+    error_file = os.environ.pop("RUNNER_ERROR_FILE", None)
+    try:
+        runpy.run_path(script, run_name="__main__")
+    except SystemExit:
+        raise
+    except BaseException as exc:
+        import json
+        import traceback
+
+        tb = exc.__traceback__
+        target = os.path.abspath(script)
+        while tb is not None and os.path.abspath(tb.tb_frame.f_code.co_filename) != target:
+            tb = tb.tb_next
+        text = "".join(traceback.format_exception(type(exc), exc, tb or exc.__traceback__))
+        sys.stderr.write(text)
+        sys.stderr.flush()
+        if error_file:
+            name = type(exc).__name__
+            record = {
+                "code": "UserError",
+                "message": "User program failed with %s: %s" % (name, exc),
+                "details": "\n".join(text.rstrip().splitlines()[-12:]),
+                "debugType": name,
+                "debugMessage": str(exc),
+            }
+            try:
+                with open(error_file, "w", encoding="utf-8") as f:
+                    json.dump({"error": record}, f)
+            except OSError:
+                pass
+        sys.exit(1)
+
+
+main()
+'''
+
+_COMPAT_INIT = '''"""azureml, as far as a script submitted with runner needs it."""
+'''
+_COMPAT_CORE = '''"""azureml.core names that map to runner inside a run submitted with runner."""
+from runner import Environment, Experiment, Run, ScriptRunConfig, Workspace  # noqa: F401
+'''
+_COMPAT_RUN = '''"""azureml.core.run: the Run of runner."""
+from runner import Run  # noqa: F401
+'''
+_COMPAT_EXC = '''"""azureml.exceptions mapped to runner's errors."""
+from runner import RunFailed as ActivityFailedException  # noqa: F401
+from runner import RunnerError as AzureMLException  # noqa: F401
+from runner import UsageError as UserErrorException  # noqa: F401
+'''
+
+
+@dataclass(frozen=True)
+class Shim:
+    """Paths a launch needs."""
+
+    pkg: Path
+    boot: Path
+    compat: Path
+
+
+@functools.lru_cache(maxsize=1)
+def _key() -> str:
+    """Names this installation's shim: its folder, version and generated files."""
+    from ..core.version import __version__
+
+    return hashlib.sha256(
+        f"{PACKAGE_DIR}\0{__version__}\0{BOOT}\0{_COMPAT_CORE}".encode()
+    ).hexdigest()[:16]
+
+
+def ensure_shim(paths: WorkspacePaths) -> Shim:
+    """The shim of this runner installation, built on first use."""
+    key = _key()
+    root = paths.shim / key
+    shim = Shim(root / "pkg", root / "boot" / "runner_boot.py", root / "compat")
+    if (root / "pkg" / "runner").exists():
+        return shim
+    tmp = paths.shim / f".{key}.{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    (tmp / "pkg").mkdir(parents=True)
+    try:
+        os.symlink(PACKAGE_DIR, tmp / "pkg" / "runner", target_is_directory=True)
+    except OSError:  # pragma: no cover - no symlinks (Windows without privilege)
+        shutil.copytree(PACKAGE_DIR, tmp / "pkg" / "runner",
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    (tmp / "boot").mkdir()
+    (tmp / "boot" / "runner_boot.py").write_text(BOOT, encoding="utf-8")
+    core = tmp / "compat" / "azureml" / "core"
+    core.mkdir(parents=True)
+    (tmp / "compat" / "azureml" / "__init__.py").write_text(_COMPAT_INIT, encoding="utf-8")
+    (core / "__init__.py").write_text(_COMPAT_CORE, encoding="utf-8")
+    (core / "run.py").write_text(_COMPAT_RUN, encoding="utf-8")
+    (tmp / "compat" / "azureml" / "exceptions.py").write_text(_COMPAT_EXC, encoding="utf-8")
+    try:
+        os.rename(tmp, root)
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)  # another process made it first
+    return shim
+
+
+def python_path(shim: Shim, existing: str | None) -> str:
+    """PYTHONPATH for the script: the shim first, then what was there."""
+    return os.pathsep.join([str(shim.pkg), *([existing] if existing else [])])
+
+
+def interpreter_is_this(python: str) -> bool:
+    """True when ``python`` is the interpreter running now."""
+    try:
+        return os.path.samefile(python, sys.executable)
+    except OSError:
+        return False

@@ -1,0 +1,382 @@
+"""The supervisor: one process that owns one submitted run from Queued to its end.
+
+It waits for a slot (``max_concurrent_runs``), prepares the environment,
+materializes the snapshot into the run folder, launches the script, and then
+waits for one of: the script's exit (SIGCHLD), a cancel request (SIGUSR1 or
+SIGTERM, and the store's ``cancel_requested``), the time limit, or the next
+resource sample. Finally it keeps ``outputs/`` and ``logs/``, drops the rest of
+the working copy, and writes the terminal status decided by
+``_models.status_from_exit``.
+
+Readers never talk to it: it writes the store and touches ``.sys/status`` in the
+run folder (watchers wake on that file). Started by ``_submit`` either forked
+from the submitting process (fast) or as ``python -m runner.execution.supervisor ROOT
+RUN_ID``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from ..core.status import (
+    CANCEL_REQUESTED,
+    CANCELED,
+    FAILED,
+    PREPARING,
+    QUEUED,
+    RUNNING,
+    RunStatus,
+    error_record,
+    status_from_exit,
+)
+from ..store import liveness as _liveness
+from ..store import proc as _proc
+from .owner import RunOwner
+
+#: Seconds between queue checks while waiting for a slot.
+QUEUE_POLL = 0.2
+#: Seconds after launch of the first resource sample.
+FIRST_SAMPLE = 0.2
+
+
+class Supervisor(RunOwner):
+    """Runs one submitted run to its end. See the module docstring."""
+
+    def __init__(self, root: str, run_id: str, private: dict[str, Any] | None = None,
+                 config: Any = None, ws: Any = None) -> None:
+        """See :class:`~runner.execution.owner.RunOwner`; ``config`` saves reading settings."""
+        super().__init__(root, run_id, private, ws)
+        self.config = config if config is not None else self.ws.config
+        self.proc = None
+        self.returncode: int | None = None
+        self.rusage = None
+        self.samples = _Samples()
+        self.env_hash: str | None = None
+
+    def _install_signals(self) -> None:
+        super()._install_signals()
+        signal.signal(signal.SIGCHLD, lambda *_: None)  # the script ended: wake up
+
+    # ------------------------------------------------------------ phases
+
+    def run(self) -> int:
+        """Supervise the run to its end; returns the process exit code."""
+        self._install_signals()
+        (self.run_dir / ".sys").mkdir(parents=True, exist_ok=True)
+        try:
+            if not self._wait_for_slot():
+                self._finish(CANCELED, None)
+                return 0
+            self._touch(PREPARING)
+            launched = self._prepare_and_launch()
+            if launched:
+                self._supervise()
+            self._finalize()
+        except BaseException as exc:  # noqa: BLE001 - whatever happens, end the run
+            text = traceback.format_exc()
+            self._log(text)
+            if self.proc is not None and self.returncode is None:
+                _proc.end_tree(self.proc.pid, None, grace=self.config.cancel_grace_seconds)
+            self._finish(FAILED, error_record(
+                f"The run's supervisor failed: {type(exc).__name__}: {exc}",
+                code="SystemError", details="\n".join(text.splitlines()[-12:])))
+            return 70
+        finally:
+            if self.env_hash:
+                self._release_env()
+        return 0
+
+    def _wait_for_slot(self) -> bool:
+        """Wait as Queued until a slot is free; False if canceled meanwhile."""
+        active = tuple(RunStatus.ACTIVE)
+        limit = self.config.max_concurrent_runs
+        while True:
+            if self.store.claim_slot(self.run_id, limit, active, QUEUED, PREPARING):
+                return True
+            row = self.store.get_run(self.run_id)
+            if row["status"] != QUEUED or self._cancel_requested():
+                return False
+            others = self.store.active_runs((*active, QUEUED))
+            _liveness.reconcile_all(self.store, [r for r in others if r["id"] != self.run_id])
+            self._sleep(QUEUE_POLL)
+
+    def _prepare_and_launch(self) -> bool:
+        from ..envs import prepare as _envs
+        from ..envs.prepare import canonical
+        from ..snapshot import snapshots as _snapshot
+        from . import launch as _launch
+        from . import shim as _shim
+
+        paths = self.ws.paths
+        logs = self.run_dir / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        snapshot_id = self.row["snapshot_id"]
+        if snapshot_id:
+            _snapshot.materialize(paths, snapshot_id, self.run_dir)
+        env_spec = self.private.get("environment", self.definition.get("environment"))
+        managed = env_spec is not None and \
+            not canonical(env_spec)["python"]["user_managed_dependencies"]
+        try:
+            if managed:
+                with open(logs / "env_build.txt", "ab", buffering=0) as out:
+                    resolved = _envs.prepare_environment(env_spec, paths, out, run_id=self.run_id,
+                                                   pid=os.getpid())
+            else:
+                resolved = _envs.prepare_environment(env_spec, paths, None)
+        except Exception as exc:  # noqa: BLE001 - the run fails with the reason
+            message = getattr(exc, "message", None) or str(exc)
+            self._finish(FAILED, error_record(
+                f"Preparing the environment failed: {message}", code="EnvironmentError"))
+            return False
+        self.env_hash = resolved.env_hash
+        if self.env_hash:
+            self.store.add_properties(self.run_id, {"runner.environment.hash": self.env_hash})
+            if resolved.freeze is not None:
+                self.store.update_run(self.run_id, definition={
+                    **self.definition, "environmentPackages": resolved.freeze})
+        if self._cancel_requested():
+            self._finish(CANCELED, None)
+            return False
+        plan = _launch.plan_launch(
+            run_id=self.run_id, experiment=self.row["experiment"],
+            workspace_root=paths.root, run_dir=self.run_dir, python=resolved.python,
+            script=self.definition.get("script"),
+            arguments=self.definition.get("arguments") or [],
+            command=self.definition.get("command"),
+            env_vars={**resolved.env_vars,
+                      **self.private.get("env", self.definition.get("environmentVariables", {}))},
+            shim=_shim.ensure_shim(paths), base_env=dict(os.environ),
+        )
+        try:
+            self.proc = _launch.spawn(plan)
+        except OSError as exc:
+            self._finish(FAILED, error_record(
+                f"The run's program could not be started: {exc}", code="UserError"))
+            return False
+        self.launched_at = time.time()
+        script = {"script_pid": self.proc.pid, "script_start": _proc.start_time(self.proc.pid)}
+        if self.store.update_run(self.run_id, status=RUNNING, start_time=self.launched_at,
+                                 only_if_status=(PREPARING,), **script):
+            self._touch(RUNNING)
+        else:  # a cancel came in meanwhile: still record what to end
+            self.store.update_run(self.run_id, **script)
+        return True
+
+    def _supervise(self) -> None:
+        assert self.proc is not None
+        limit = self.definition.get("maxRunDurationSeconds")
+        deadline = self.launched_at + limit if limit else None
+        interval = max(float(self.config.sample_interval_seconds), 0.05)
+        next_sample = time.monotonic() + FIRST_SAMPLE
+        mono_deadline = time.monotonic() + (deadline - time.time()) if deadline else None
+        while True:
+            if self._reap():
+                return
+            if self._cancel_requested():
+                self._terminate()
+                return
+            now = time.monotonic()
+            if mono_deadline is not None and now >= mono_deadline:
+                self.timed_out = limit
+                self._terminate()
+                return
+            if now >= next_sample:
+                self.samples.take(self.proc.pid)
+                self._write_sample()
+                next_sample = now + interval
+            wait = next_sample - now
+            if mono_deadline is not None:
+                wait = min(wait, mono_deadline - now)
+            self._sleep(max(wait, 0.0))
+
+    def _reap(self) -> bool:
+        assert self.proc is not None
+        try:
+            pid, status, rusage = os.wait4(self.proc.pid, os.WNOHANG)
+        except ChildProcessError:  # pragma: no cover - reaped elsewhere
+            self.returncode = self.proc.returncode if self.proc.returncode is not None else -1
+            return True
+        if pid == 0:
+            return False
+        self.returncode = os.waitstatus_to_exitcode(status)
+        self.proc.returncode = self.returncode
+        self.rusage = rusage
+        return True
+
+    def _terminate(self) -> None:
+        """End the script's whole tree: SIGTERM, grace, SIGKILL; then reap it."""
+        assert self.proc is not None
+        self.store.update_run(self.run_id, status=CANCEL_REQUESTED,
+                              only_if_status=(RUNNING, PREPARING))
+        self._touch(CANCEL_REQUESTED)
+        _proc.end_tree(self.proc.pid, None, grace=self.config.cancel_grace_seconds)
+        deadline = time.monotonic() + 5
+        while not self._reap() and time.monotonic() < deadline:
+            self._sleep(0.05)
+
+    def _finalize(self) -> None:
+        row = self._enter_finalizing(RUNNING, CANCEL_REQUESTED, PREPARING)
+        if row is None:
+            return
+        failed = self.returncode != 0
+        status, error = status_from_exit(
+            self.returncode,
+            canceled=self.cancel_flag,
+            timeout_seconds=getattr(self, "timed_out", None),
+            script_error=(self._script_error() or row["error"]) if failed else None,
+            log_tail=_tail(self.run_dir / "logs" / "std_log.txt") if failed else None,
+        )
+        if error is None and row["error"]:
+            error = row["error"]  # what the script posted with run.fail(), status aside
+        prune_working_copy(self.run_dir, set(self.store.artifacts(self.run_id)))
+        self._finish(status, error)
+
+    def _finish(self, status: str, error: dict[str, Any] | None) -> None:
+        system = self.samples.summary(self.rusage)
+        self.store.update_run(
+            self.run_id, status=status, end_time=time.time(), error=error,
+            exit_code=self.returncode, system=system or None,
+            only_if_status=tuple(s for s in RunStatus.ALL if s not in RunStatus.TERMINAL),
+        )
+        self._touch(status)
+
+    # ------------------------------------------------------------ helpers
+
+    def _script_error(self) -> dict[str, Any] | None:
+        path = self.run_dir / ".sys" / "error.json"
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+
+    def _write_sample(self) -> None:
+        sample = self.samples.last
+        if sample is None:
+            return
+        drained = [(name, "scalar", [value], None, None) for name, value in sample.items()]
+        self.store.write_metrics(self.run_id, drained, system=True)
+
+    def _release_env(self) -> None:
+        try:
+            from ..envs.prepare import release_lease
+
+            release_lease(self.ws.paths, self.env_hash, self.run_id)
+        except Exception:  # noqa: BLE001
+            self._log(traceback.format_exc())
+
+
+class _Samples:
+    """CPU and memory of the run's process tree, sampled with psutil."""
+
+    def __init__(self) -> None:
+        self.last: dict[str, float] | None = None
+        self.peak_rss = 0
+        self.cpu_time = 0.0
+        self.count = 0
+        self._prev: tuple[float, float] | None = None
+
+    def take(self, pid: int) -> None:
+        procs = _proc.tree(pid)
+        rss = 0
+        cpu = 0.0
+        for p in procs:
+            try:
+                rss += p.memory_info().rss
+                t = p.cpu_times()
+                cpu += t.user + t.system
+            except Exception:  # noqa: BLE001 - gone between listing and reading
+                continue
+        if not procs:
+            return
+        now = time.monotonic()
+        percent = 0.0
+        if self._prev is not None and now > self._prev[0]:
+            percent = max(0.0, (cpu - self._prev[1]) / (now - self._prev[0]) * 100)
+        self._prev = (now, cpu)
+        self.peak_rss = max(self.peak_rss, rss)
+        self.cpu_time = max(self.cpu_time, cpu)
+        self.count += 1
+        self.last = {"cpu_percent": round(percent, 1), "memory_rss_bytes": float(rss)}
+
+    def summary(self, rusage) -> dict[str, Any]:
+        peak = self.peak_rss
+        cpu = self.cpu_time
+        if rusage is not None:
+            scale = 1 if sys.platform == "darwin" else 1024
+            peak = max(peak, int(rusage.ru_maxrss * scale))
+            cpu = max(cpu, rusage.ru_utime + rusage.ru_stime)
+        if not peak and not cpu and not self.count:
+            return {}
+        return {"peakMemoryBytes": peak, "cpuTimeSeconds": round(cpu, 3),
+                "samples": self.count}
+
+
+def prune_working_copy(run_dir: Path, keep: set[str]) -> None:
+    """Remove the working copy: all but ``outputs/``, ``logs/``, ``.sys/`` and uploads."""
+    keep_top = {"outputs", "logs", ".sys"}
+    keep_prefixes = {name.split("/", 1)[0] for name in keep}
+    for entry in list(run_dir.iterdir()):
+        name = entry.name
+        if name in keep_top:
+            continue
+        if name in keep_prefixes:
+            if entry.is_dir() and not entry.is_symlink():
+                _prune_dir(entry, name, keep)
+            continue
+        _remove(entry)
+
+
+def _prune_dir(folder: Path, rel: str, keep: set[str]) -> None:
+    for entry in list(folder.iterdir()):
+        sub = f"{rel}/{entry.name}"
+        if sub in keep:
+            continue
+        if any(k.startswith(sub + "/") for k in keep) and entry.is_dir() \
+                and not entry.is_symlink():
+            _prune_dir(entry, sub, keep)
+        else:
+            _remove(entry)
+
+
+def _remove(entry: Path) -> None:
+    try:
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink()
+    except OSError:  # pragma: no cover
+        pass
+
+
+def _tail(path: Path, lines: int = 12) -> str | None:
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(max(0, size - 8192))
+            data = f.read()
+    except OSError:
+        return None
+    text = data.decode("utf-8", errors="replace").rstrip()
+    return "\n".join(text.splitlines()[-lines:]) or None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m runner.execution.supervisor WORKSPACE_ROOT RUN_ID``."""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 2:
+        print("usage: python -m runner.execution.supervisor WORKSPACE_ROOT RUN_ID", file=sys.stderr)
+        return 2
+    return Supervisor(args[0], args[1]).run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""Running the tracking server: in the foreground (``runner server``) or in a thread.
+
+The one rule about exposure lives here: binding anything but a loopback
+address needs a token (:func:`check_bind`), since whoever reaches the server
+can write into the workspace's runs.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from ..core.net import is_loopback, require_token
+from .listen import bind as _bind
+
+__all__ = ["ServerThread", "check_bind", "is_loopback", "serve"]
+
+
+def check_bind(host: str, token: str | None) -> None:
+    """Refuse to serve a non-loopback address without a token.
+
+    Raises:
+        UsageError: ``host`` is not loopback and ``token`` is empty.
+    """
+    require_token(
+        host, token,
+        f"serving on {host} (not a loopback address) needs a token: anyone who can "
+        "reach the server could write into this workspace's runs. Pass --token "
+        "(e.g. --token \"$(python -c 'import secrets; print(secrets.token_urlsafe(32))')\") "
+        "and give the same token to the runs (RayCluster(tracking_token=...)), or serve "
+        "on 127.0.0.1.")
+
+
+def _config(app: Any, log_level: str) -> Any:
+    import uvicorn
+
+    return uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="off",
+                          timeout_keep_alive=30, server_header=False)
+
+
+class ServerThread:
+    """The tracking server of ``ws`` on a daemon thread (tests, benchmarks, embedding).
+
+    Use as a context manager, or :meth:`start` / :meth:`stop`; :attr:`url` is the
+    address to give runs.
+    """
+
+    def __init__(self, ws: Any, host: str = "127.0.0.1", port: int = 0,
+                 token: str | None = None) -> None:
+        check_bind(host, token)
+        from .app import create_app
+
+        self.ws = ws
+        self.host = host
+        self.token = token
+        self._sock = _bind(host, port)
+        self.port = self._sock.getsockname()[1]
+        import uvicorn
+
+        self._server = uvicorn.Server(_config(create_app(ws, token), "warning"))
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        """``http://host:port`` of the running server."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def start(self, timeout: float = 10.0) -> ServerThread:
+        """Start serving; returns once the server accepts requests."""
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]},
+                                        name=f"runner-server-{self.port}", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"the tracking server on {self.url} did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop serving and close the socket."""
+        self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self._sock.close()
+
+    def __enter__(self) -> ServerThread:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+
+def serve(ws: Any, host: str = "127.0.0.1", port: int = 8765, token: str | None = None,
+          log_level: str = "info", on_ready: Any = None, studio: bool = True) -> None:
+    """Serve ``ws`` in the foreground until interrupted (``runner server``), with the
+    studio's pages and read API beside the tracking API when ``studio`` is installed.
+
+    Raises:
+        UsageError: a non-loopback host without a token, or the port is taken.
+    """
+    check_bind(host, token)
+    import uvicorn
+
+    from .app import create_app
+
+    sock = _bind(host, port)
+    if on_ready is not None:
+        on_ready(sock.getsockname()[1])
+    try:
+        app = create_app(ws, token, studio=studio)
+        uvicorn.Server(_config(app, log_level)).run(sockets=[sock])
+    finally:
+        sock.close()
