@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..core import metrics as _metrics
-from ..core.errors import MetricError, RunEnvironmentError, UsageError
+from ..core.errors import RunEnvironmentError, UsageError
 from ..core.status import (
     CANCEL_REQUESTED,
     CANCELED,
@@ -33,12 +33,12 @@ from ..core.status import (
     exception_error,
 )
 from ..inrun import context as _context
-from ..inrun import flusher as _flusher
 from ..store import artifacts as _artifacts
 from ..store import liveness as _liveness
 from ..store import proc as _proc
 from . import hooks
 from .run_files import RunFiles
+from .run_metrics import RunMetrics
 
 if TYPE_CHECKING:
     from .experiment import Experiment
@@ -52,11 +52,7 @@ def _iso(ts: float | None) -> str | None:
     return datetime.fromtimestamp(ts, timezone.utc).isoformat().replace("+00:00", "Z")
 
 
-#: Floats written at once above which freed memory is handed back to the system.
-_BIG_WRITE = 1 << 19
-
-
-class Run(RunFiles):
+class Run(RunMetrics, RunFiles):
     """One run of an experiment: log into it, read it back, end it.
 
     Open any run from any process with ``Run(experiment, run_id)`` or
@@ -205,117 +201,6 @@ class Run(RunFiles):
     def __hash__(self) -> int:
         return hash(self._id)
 
-    # ---------------------------------------------------------------- metrics
-
-    def log(self, name: str, value: Any, description: str = "", step: int | None = None) -> None:
-        """Log one value of metric ``name``; repeated calls make a list in order.
-
-        Raises:
-            MetricError: ``value`` is a list, range or generator (use ``log_list``).
-        """
-        if step is None and type(value) is float:
-            try:
-                self._fast[name].append(value)
-                return
-            except KeyError:
-                pass
-        self._add(name, _metrics.SCALAR, _metrics.normalize_value(name, value), step)
-
-    def log_list(self, name: str, value: Iterable[Any], description: str = "") -> None:
-        """Log every element of ``value`` as a value of metric ``name``."""
-        if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__iter__"):
-            raise MetricError(f"log_list({name!r}, value) needs a list of values, "
-                              f"not {type(value).__name__}.", metric=name)
-        values = []
-        for item in value:
-            if isinstance(item, (list, tuple, dict, set)):
-                raise MetricError(
-                    f"log_list({name!r}) elements must be single values, not "
-                    f"{type(item).__name__}; use log_table for rows of several values.",
-                    metric=name,
-                )
-            values.append(_metrics.normalize_value(name, item, where="log_list"))
-        for item in values:
-            self._add(name, _metrics.SCALAR, item, None)
-
-    def log_row(self, name: str, description: str | None = None, **kwargs: Any) -> None:
-        """Log one row of table ``name``; columns are the keyword arguments."""
-        if not kwargs:
-            raise MetricError(f"log_row({name!r}) needs at least one column=value.",
-                              metric=name)
-        row = {col: _metrics.normalize_row_value(name, col, v) for col, v in kwargs.items()}
-        self._add(name, _metrics.TABLE, row, None)
-
-    def log_table(self, name: str, value: dict[str, Any], description: str = "") -> None:
-        """Append rows given as ``{column: [values...]}`` to table ``name``.
-
-        Raises:
-            MetricError: not a dict, or columns of different lengths.
-        """
-        for row in _metrics.table_rows(name, value):
-            self._add(name, _metrics.TABLE, row, None)
-
-    def _add(self, name: str, kind: str, value: Any, step: int | None) -> None:
-        if not isinstance(name, str) or not name:
-            raise MetricError(f"metric name must be a non-empty string, not {name!r}.")
-        self._buffer.add(name, kind, value, step)
-        if not self._registered:
-            self._registered = True
-            _flusher.register(self)
-
-    def _write_pending(self) -> None:
-        with self._write_lock:
-            drained = self._unwritten + self._buffer.drain()
-            self._unwritten = []
-            if not drained:
-                return
-            try:
-                self._store.write_metrics(self._id, drained)
-            except Exception:
-                self._unwritten = drained
-                raise
-            if sum(len(d[4]) for d in drained if d[4] is not None) > _BIG_WRITE:
-                del drained
-                _flusher.release_memory()
-
-    def _on_terminate(self) -> None:
-        """SIGTERM in the owning process: an interactive run ends Failed, outputs kept."""
-        if self._owner and not self._in_run:
-            self._end(FAILED, error_record("The process was terminated (SIGTERM).",
-                                           code="Terminated"))
-
-    def flush(self, timeout_seconds: float = 300) -> None:
-        """Write every value logged so far to the store now."""
-        self._write_pending()
-
-    def get_metrics(self, name: str | None = None, recursive: bool = False,
-                    **kwargs: Any) -> dict[str, Any]:
-        """The run's metrics in Azure ML's shapes.
-
-        A value logged once is bare, several times a list in order; a table is
-        ``{column: [...]}`` (one row: ``{column: value}``); an image is the stored
-        file's name. With ``name``, ``{name: value}`` or ``{}``. With
-        ``recursive``, ``{run_id: {...}}`` over this run and its descendants,
-        leaving out runs with no metrics.
-        """
-        if self._registered:
-            self._write_pending()
-        # Values other handles of this process logged (a child's, or another handle
-        # on this run) are still in memory: write them so this read sees them.
-        _flusher.flush_all()
-        if recursive:
-            out = {}
-            for run_id in [self._id, *(r["id"] for r in self._store.children(self._id, True))]:
-                metrics = _shape_all(self._store.read_metrics(run_id, name))
-                if metrics:
-                    out[run_id] = metrics
-            return out
-        return _shape_all(self._store.read_metrics(self._id, name))
-
-    def get_system_metrics(self) -> dict[str, Any]:
-        """CPU and memory samples the supervisor took of a submitted run's processes."""
-        return _shape_all(self._store.read_metrics(self._id, system=True))
-
     # ------------------------------------------------------ tags and properties
 
     def tag(self, key: str, value: Any = None) -> None:
@@ -377,6 +262,7 @@ class Run(RunFiles):
             "startTimeUtc": _iso(row["start_time"]),
             "properties": self.get_properties(),
             "tags": self.get_tags(),
+            "parameters": self._store.params([self._id]).get(self._id, {}),
             "inputDatasets": [],
             "outputDatasets": [],
             "runDefinition": row["definition"] or {},
@@ -550,10 +436,6 @@ class Run(RunFiles):
         return hooks.call("wait", self, show_output=show_output,
                           wait_post_processing=wait_post_processing,
                           raise_on_error=raise_on_error)
-
-
-def _shape_all(raw: dict[str, tuple[str, list[Any]]]) -> dict[str, Any]:
-    return {name: _metrics.shape(kind, values) for name, (kind, values) in raw.items()}
 
 
 _USER: list[str | None] = []

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..api.config import LOCAL, ResolvedConfig, ScriptRunConfig, resolve_config
 from ..core.errors import UsageError
+from ..core.params import parse_arguments
 from ..core.status import QUEUED
 from ..store import proc as _proc
 
@@ -126,6 +127,9 @@ def submit(experiment: Experiment, config: ScriptRunConfig, tags: dict[str, Any]
     (run_dir / "logs").mkdir(exist_ok=True)
     if tags:
         store.set_tags(run_id, tags)
+    params = parse_arguments(resolved.command or resolved.arguments)
+    if params:
+        store.set_params(run_id, params, "arguments")
     from .control import start_supervisor
 
     private = {"environment": env_dict, "env": resolved.environment_variables}

@@ -23,6 +23,7 @@ from typing import Any
 from ..core.errors import ArtifactError, RunNotFound, StoreError, UsageError
 from ..core.paths import WorkspacePaths
 from .metric_rows import MetricRows
+from .schema import MIGRATIONS
 
 _BUSY_TIMEOUT_MS = 120_000
 
@@ -33,76 +34,7 @@ _FORK_LOCK = threading.RLock()
 _CONNECTIONS: list[sqlite3.Connection] = []
 _conn_pid = [os.getpid()]
 
-_MIGRATIONS: list[str] = [
-    # 1: first schema
-    """
-    CREATE TABLE experiments (
-        id INTEGER PRIMARY KEY,
-        name TEXT NOT NULL UNIQUE,
-        created REAL NOT NULL
-    );
-    CREATE TABLE runs (
-        id TEXT PRIMARY KEY,
-        experiment_id INTEGER NOT NULL REFERENCES experiments(id),
-        parent_id TEXT,
-        type TEXT NOT NULL,
-        display_name TEXT,
-        description TEXT,
-        status TEXT NOT NULL,
-        created REAL NOT NULL,
-        start_time REAL,
-        end_time REAL,
-        owner_pid INTEGER,
-        owner_start REAL,
-        script_pid INTEGER,
-        script_start REAL,
-        snapshot_id TEXT,
-        definition TEXT,
-        error TEXT,
-        exit_code INTEGER,
-        system TEXT,
-        cancel_requested REAL
-    );
-    CREATE INDEX runs_by_experiment ON runs(experiment_id, created DESC);
-    CREATE INDEX runs_by_created ON runs(created DESC);
-    CREATE INDEX runs_by_parent ON runs(parent_id);
-    CREATE INDEX runs_by_status ON runs(status);
-    CREATE TABLE tags (
-        run_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT,
-        PRIMARY KEY (run_id, key)
-    ) WITHOUT ROWID;
-    CREATE TABLE properties (
-        run_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT,
-        PRIMARY KEY (run_id, key)
-    ) WITHOUT ROWID;
-    CREATE TABLE metrics (
-        id INTEGER PRIMARY KEY,
-        run_id TEXT NOT NULL,
-        name TEXT NOT NULL,
-        kind TEXT NOT NULL,
-        system INTEGER NOT NULL DEFAULT 0,
-        count INTEGER NOT NULL DEFAULT 0,
-        last TEXT,
-        UNIQUE (run_id, system, name)
-    );
-    CREATE TABLE metric_chunks (
-        metric_id INTEGER NOT NULL,
-        seq INTEGER NOT NULL,
-        enc TEXT NOT NULL,
-        n INTEGER NOT NULL,
-        data BLOB NOT NULL,
-        steps TEXT,
-        time REAL NOT NULL,
-        PRIMARY KEY (metric_id, seq)
-    ) WITHOUT ROWID;
-    CREATE TABLE artifacts (
-        run_id TEXT NOT NULL, name TEXT NOT NULL, created REAL NOT NULL,
-        PRIMARY KEY (run_id, name)
-    ) WITHOUT ROWID;
-    """,
-]
-
-SCHEMA_VERSION = len(_MIGRATIONS)
+SCHEMA_VERSION = len(MIGRATIONS)
 
 _RUN_FIELDS = (
     "parent_id", "type", "display_name", "description", "status", "created",
@@ -185,7 +117,7 @@ class Store(MetricRows):
         with self._transaction(conn):
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             for index in range(version, SCHEMA_VERSION):
-                for statement in _MIGRATIONS[index].split(";"):
+                for statement in MIGRATIONS[index].split(";"):
                     if statement.strip():
                         conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
@@ -477,6 +409,30 @@ class Store(MetricRows):
     def properties(self, run_id: str) -> dict[str, str | None]:
         return dict(self.read(
             "SELECT key, value FROM properties WHERE run_id = ? ORDER BY key", (run_id,)))
+
+    # --------------------------------------------------------------- parameters
+
+    def set_params(self, run_id: str, params: dict[str, Any], source: str) -> None:
+        """Record parameters of a run (values as strings); a name given again is
+        replaced, so a later source (a sweep's value) wins over an earlier one."""
+        with self.write() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO params (run_id, name, value, source) VALUES (?, ?, ?, ?)",
+                [(run_id, str(k), None if v is None else str(v), source)
+                 for k, v in params.items()],
+            )
+
+    def params(self, run_ids: list[str]) -> dict[str, dict[str, str | None]]:
+        """``{run_id: {name: value}}`` of the given runs (runs without any left out)."""
+        out: dict[str, dict[str, str | None]] = {}
+        for i in range(0, len(run_ids), 500):
+            part = run_ids[i : i + 500]
+            rows = self.read(
+                f"SELECT run_id, name, value FROM params WHERE run_id IN "
+                f"({', '.join('?' * len(part))}) ORDER BY run_id, name", part)
+            for run_id, name, value in rows:
+                out.setdefault(run_id, {})[name] = value
+        return out
 
     # ---------------------------------------------------------------- artifacts
 

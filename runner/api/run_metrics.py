@@ -1,0 +1,152 @@
+"""Logging into a run and reading its metrics back: the metric half of ``Run``.
+
+Logging calls queue values in memory (``runner.core.metrics.MetricBuffer``) and a
+background thread writes them (``runner.inrun.flusher``). Standard library only.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from ..core import metrics as _metrics
+from ..core.errors import MetricError
+from ..core.status import FAILED, error_record
+from ..inrun import flusher as _flusher
+
+if TYPE_CHECKING:
+    from ..store.db import Store
+
+#: Floats written at once above which freed memory is handed back to the system.
+_BIG_WRITE = 1 << 19
+
+
+class RunMetrics:
+    """Metrics of a run (a mixin of :class:`runner.api.run.Run`)."""
+
+    _id: str
+    _store: Store
+    _in_run: bool
+    _owner: bool
+    _buffer: _metrics.MetricBuffer
+    _fast: dict[str, Any]
+    _registered: bool
+    _unwritten: list
+    _write_lock: threading.RLock
+
+    def _end(self, status: str, error: dict[str, Any] | None) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+    def log(self, name: str, value: Any, description: str = "", step: int | None = None) -> None:
+        """Log one value of metric ``name``; repeated calls make a list in order.
+
+        Raises:
+            MetricError: ``value`` is a list, range or generator (use ``log_list``).
+        """
+        if step is None and type(value) is float:
+            try:
+                self._fast[name].append(value)
+                return
+            except KeyError:
+                pass
+        self._add(name, _metrics.SCALAR, _metrics.normalize_value(name, value), step)
+
+    def log_list(self, name: str, value: Iterable[Any], description: str = "") -> None:
+        """Log every element of ``value`` as a value of metric ``name``."""
+        if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__iter__"):
+            raise MetricError(f"log_list({name!r}, value) needs a list of values, "
+                              f"not {type(value).__name__}.", metric=name)
+        values = []
+        for item in value:
+            if isinstance(item, (list, tuple, dict, set)):
+                raise MetricError(
+                    f"log_list({name!r}) elements must be single values, not "
+                    f"{type(item).__name__}; use log_table for rows of several values.",
+                    metric=name,
+                )
+            values.append(_metrics.normalize_value(name, item, where="log_list"))
+        for item in values:
+            self._add(name, _metrics.SCALAR, item, None)
+
+    def log_row(self, name: str, description: str | None = None, **kwargs: Any) -> None:
+        """Log one row of table ``name``; columns are the keyword arguments."""
+        if not kwargs:
+            raise MetricError(f"log_row({name!r}) needs at least one column=value.",
+                              metric=name)
+        row = {col: _metrics.normalize_row_value(name, col, v) for col, v in kwargs.items()}
+        self._add(name, _metrics.TABLE, row, None)
+
+    def log_table(self, name: str, value: dict[str, Any], description: str = "") -> None:
+        """Append rows given as ``{column: [values...]}`` to table ``name``.
+
+        Raises:
+            MetricError: not a dict, or columns of different lengths.
+        """
+        for row in _metrics.table_rows(name, value):
+            self._add(name, _metrics.TABLE, row, None)
+
+    def _add(self, name: str, kind: str, value: Any, step: int | None) -> None:
+        if not isinstance(name, str) or not name:
+            raise MetricError(f"metric name must be a non-empty string, not {name!r}.")
+        self._buffer.add(name, kind, value, step)
+        if not self._registered:
+            self._registered = True
+            _flusher.register(self)
+
+    def _write_pending(self) -> None:
+        with self._write_lock:
+            drained = self._unwritten + self._buffer.drain()
+            self._unwritten = []
+            if not drained:
+                return
+            try:
+                self._store.write_metrics(self._id, drained)
+            except Exception:
+                self._unwritten = drained
+                raise
+            if sum(len(d[4]) for d in drained if d[4] is not None) > _BIG_WRITE:
+                del drained
+                _flusher.release_memory()
+
+    def _on_terminate(self) -> None:
+        """SIGTERM in the owning process: an interactive run ends Failed, outputs kept."""
+        if self._owner and not self._in_run:
+            self._end(FAILED, error_record("The process was terminated (SIGTERM).",
+                                           code="Terminated"))
+
+    def flush(self, timeout_seconds: float = 300) -> None:
+        """Write every value logged so far to the store now."""
+        self._write_pending()
+
+    def get_metrics(self, name: str | None = None, recursive: bool = False,
+                    **kwargs: Any) -> dict[str, Any]:
+        """The run's metrics in Azure ML's shapes.
+
+        A value logged once is bare, several times a list in order; a table is
+        ``{column: [...]}`` (one row: ``{column: value}``); an image is the stored
+        file's name. With ``name``, ``{name: value}`` or ``{}``. With
+        ``recursive``, ``{run_id: {...}}`` over this run and its descendants,
+        leaving out runs with no metrics.
+        """
+        if self._registered:
+            self._write_pending()
+        # Values other handles of this process logged (a child's, or another handle
+        # on this run) are still in memory: write them so this read sees them.
+        _flusher.flush_all()
+        if recursive:
+            out = {}
+            for run_id in [self._id, *(r["id"] for r in self._store.children(self._id, True))]:
+                metrics = _shape_all(self._store.read_metrics(run_id, name))
+                if metrics:
+                    out[run_id] = metrics
+            return out
+        return _shape_all(self._store.read_metrics(self._id, name))
+
+    def get_system_metrics(self) -> dict[str, Any]:
+        """CPU and memory samples the supervisor took of a submitted run's processes."""
+        return _shape_all(self._store.read_metrics(self._id, system=True))
+
+
+def _shape_all(raw: dict[str, tuple[str, list[Any]]]) -> dict[str, Any]:
+    return {name: _metrics.shape(kind, values) for name, (kind, values) in raw.items()}

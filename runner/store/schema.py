@@ -1,0 +1,83 @@
+"""The store's schema, as the migrations that build it, oldest first.
+
+``PRAGMA user_version`` is the number of migrations applied; opening a store
+applies the rest (:meth:`runner.store.db.Store._migrate`). Append, never edit.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[str] = [
+    # 1: first schema
+    """
+    CREATE TABLE experiments (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        created REAL NOT NULL
+    );
+    CREATE TABLE runs (
+        id TEXT PRIMARY KEY,
+        experiment_id INTEGER NOT NULL REFERENCES experiments(id),
+        parent_id TEXT,
+        type TEXT NOT NULL,
+        display_name TEXT,
+        description TEXT,
+        status TEXT NOT NULL,
+        created REAL NOT NULL,
+        start_time REAL,
+        end_time REAL,
+        owner_pid INTEGER,
+        owner_start REAL,
+        script_pid INTEGER,
+        script_start REAL,
+        snapshot_id TEXT,
+        definition TEXT,
+        error TEXT,
+        exit_code INTEGER,
+        system TEXT,
+        cancel_requested REAL
+    );
+    CREATE INDEX runs_by_experiment ON runs(experiment_id, created DESC);
+    CREATE INDEX runs_by_created ON runs(created DESC);
+    CREATE INDEX runs_by_parent ON runs(parent_id);
+    CREATE INDEX runs_by_status ON runs(status);
+    CREATE TABLE tags (
+        run_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT,
+        PRIMARY KEY (run_id, key)
+    ) WITHOUT ROWID;
+    CREATE TABLE properties (
+        run_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT,
+        PRIMARY KEY (run_id, key)
+    ) WITHOUT ROWID;
+    CREATE TABLE metrics (
+        id INTEGER PRIMARY KEY,
+        run_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        system INTEGER NOT NULL DEFAULT 0,
+        count INTEGER NOT NULL DEFAULT 0,
+        last TEXT,
+        UNIQUE (run_id, system, name)
+    );
+    CREATE TABLE metric_chunks (
+        metric_id INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        enc TEXT NOT NULL,
+        n INTEGER NOT NULL,
+        data BLOB NOT NULL,
+        steps TEXT,
+        time REAL NOT NULL,
+        PRIMARY KEY (metric_id, seq)
+    ) WITHOUT ROWID;
+    CREATE TABLE artifacts (
+        run_id TEXT NOT NULL, name TEXT NOT NULL, created REAL NOT NULL,
+        PRIMARY KEY (run_id, name)
+    ) WITHOUT ROWID;
+    """,
+    # 2: a run's parameters (script arguments, sweep values, mlflow params)
+    """
+    CREATE TABLE params (
+        run_id TEXT NOT NULL, name TEXT NOT NULL, value TEXT, source TEXT NOT NULL,
+        PRIMARY KEY (run_id, name)
+    ) WITHOUT ROWID;
+    """,
+]
