@@ -19,15 +19,26 @@ _EXPORTS = {
     "ActivityFailedException": ".core.errors:RunFailed",
     "ArtifactError": ".core.errors",
     "ArtifactNotFound": ".core.errors",
+    "BanditPolicy": ".sweep.policy",
+    "BayesianParameterSampling": ".sweep.sampling",
     "CondaDependencies": ".api.environment",
     "ConfigError": ".core.errors",
+    "EarlyTerminationPolicy": ".sweep.policy",
     "Environment": ".api.environment",
     "EnvironmentBuildError": ".core.errors",
     "EnvironmentNotFound": ".core.errors",
     "EnvironmentSpecError": ".core.errors",
     "Experiment": ".api.experiment",
+    "GridParameterSampling": ".sweep.sampling",
+    "HyperDriveConfig": ".sweep.config",
+    "HyperDriveRun": ".sweep.run",
+    "HyperParameterSampling": ".sweep.sampling",
+    "MedianStoppingPolicy": ".sweep.policy",
     "MetricError": ".core.errors",
+    "NoTerminationPolicy": ".sweep.policy",
     "NotFoundError": ".core.errors",
+    "PrimaryMetricGoal": ".sweep.policy",
+    "RandomParameterSampling": ".sweep.sampling",
     "RayCluster": ".targets.ray",
     "Run": ".api.run",
     "RunConfiguration": ".api.config",
@@ -39,18 +50,62 @@ _EXPORTS = {
     "ScriptRunConfig": ".api.config",
     "SnapshotError": ".core.errors",
     "StoreError": ".core.errors",
+    "TruncationSelectionPolicy": ".sweep.policy",
     "UsageError": ".core.errors",
     "Workspace": ".api.workspace",
     "WorkspaceNotFound": ".core.errors",
+    "choice": ".sweep.space",
+    "lognormal": ".sweep.space",
+    "loguniform": ".sweep.space",
+    "normal": ".sweep.space",
+    "qlognormal": ".sweep.space",
+    "qloguniform": ".sweep.space",
+    "qnormal": ".sweep.space",
+    "quniform": ".sweep.space",
+    "randint": ".sweep.space",
+    "uniform": ".sweep.space",
 }
 
 __all__ = sorted(_EXPORTS)
 
 
-def _submit(experiment: Any, config: Any, tags: Any = None, **kwargs: Any) -> Any:
+def _submit_script(experiment: Any, config: Any, tags: Any = None, **kwargs: Any) -> Any:
     from .execution.submit import submit
 
     return submit(experiment, config, tags=tags, **kwargs)
+
+
+def _submit_hyperdrive(experiment: Any, config: Any, tags: Any = None, **kwargs: Any) -> Any:
+    from .sweep.submit import submit_hyperdrive
+
+    return submit_hyperdrive(experiment, config, tags=tags, **kwargs)
+
+
+#: ``Experiment.submit`` by config class (v1's ``experiment_method`` registry):
+#: ``(module, class name) -> submit function``; keyed by name so nothing is imported
+#: until a config of that class is submitted.
+SUBMITTERS: dict[tuple[str, str], Any] = {
+    ("runner.api.config", "ScriptRunConfig"): _submit_script,
+    ("runner.sweep.config", "HyperDriveConfig"): _submit_hyperdrive,
+}
+
+
+def _submit(experiment: Any, config: Any, tags: Any = None, **kwargs: Any) -> Any:
+    for cls in type(config).__mro__:
+        function = SUBMITTERS.get((cls.__module__, cls.__qualname__))
+        if function is not None:
+            return function(experiment, config, tags=tags, **kwargs)
+    from .core.errors import UsageError
+
+    raise UsageError(
+        f"submit() takes a ScriptRunConfig or a HyperDriveConfig, not "
+        f"{type(config).__name__}.")
+
+
+def _hyperdrive_run() -> type:
+    from .sweep.run import HyperDriveRun
+
+    return HyperDriveRun
 
 
 def _wait(run: Any, **kwargs: Any) -> Any:
@@ -66,6 +121,10 @@ def _cancel(workspace: Any, row: Any) -> None:
 
 
 def _repr_html(run: Any) -> str:
+    if run.type == "hyperdrive":
+        from .studio.render_sweep import sweep_html
+
+        return sweep_html(run)
     from .studio.render import run_html
 
     return run_html(run)
@@ -90,6 +149,34 @@ def _context_run(ctx: Any) -> Any:
 
 
 def _ray_target(name: str, entry: dict[str, Any], source: str) -> Any:
+    from .sweep.config import HyperDriveConfig
+    from .sweep.policy import (
+        BanditPolicy,
+        EarlyTerminationPolicy,
+        MedianStoppingPolicy,
+        NoTerminationPolicy,
+        PrimaryMetricGoal,
+        TruncationSelectionPolicy,
+    )
+    from .sweep.run import HyperDriveRun
+    from .sweep.sampling import (
+        BayesianParameterSampling,
+        GridParameterSampling,
+        HyperParameterSampling,
+        RandomParameterSampling,
+    )
+    from .sweep.space import (
+        choice,
+        lognormal,
+        loguniform,
+        normal,
+        qlognormal,
+        qloguniform,
+        qnormal,
+        quniform,
+        randint,
+        uniform,
+    )
     from .targets.ray import RayCluster
 
     return RayCluster.from_config(name, entry, source)
@@ -104,6 +191,8 @@ def _install_hooks() -> None:
                            ("context_run", _context_run)):
         hooks.register(name, function)
     hooks.target_types["ray"] = _ray_target
+    hooks.run_types["hyperdrive"] = _hyperdrive_run
+    hooks.owned_types.add("hyperdrive")
 
 
 _install_hooks()
@@ -150,6 +239,34 @@ if TYPE_CHECKING:  # pragma: no cover
         WorkspaceNotFound,
     )
     from .core.status import RunStatus
+    from .sweep.config import HyperDriveConfig
+    from .sweep.policy import (
+        BanditPolicy,
+        EarlyTerminationPolicy,
+        MedianStoppingPolicy,
+        NoTerminationPolicy,
+        PrimaryMetricGoal,
+        TruncationSelectionPolicy,
+    )
+    from .sweep.run import HyperDriveRun
+    from .sweep.sampling import (
+        BayesianParameterSampling,
+        GridParameterSampling,
+        HyperParameterSampling,
+        RandomParameterSampling,
+    )
+    from .sweep.space import (
+        choice,
+        lognormal,
+        loguniform,
+        normal,
+        qlognormal,
+        qloguniform,
+        qnormal,
+        quniform,
+        randint,
+        uniform,
+    )
     from .targets.ray import RayCluster
 
     ActivityFailedException = RunFailed

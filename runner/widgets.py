@@ -47,13 +47,22 @@ class RunDetails:
         return f"<RunDetails of {self.run.id}>"
 
     def to_html(self) -> str:
-        """The run as self-contained HTML: status, charts and the log's tail."""
+        """The run as self-contained HTML: status, charts and the log's tail (for a sweep:
+        its trials, the primary metric by parameter and over time)."""
+        if self.run.type == "hyperdrive":
+            from .studio.render_sweep import sweep_html
+
+            return sweep_html(self.run)
         from .studio import render as _render
 
         return _render.run_html(self.run)
 
     def to_text(self) -> str:
         """The run as a short text summary."""
+        if self.run.type == "hyperdrive":
+            from .studio.render_sweep import sweep_text
+
+            return sweep_text(self.run)
         from .studio import render as _render
 
         return _render.run_text(self.run)

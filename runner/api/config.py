@@ -35,8 +35,8 @@ class RunConfiguration:
         self.environment_variables: dict[str, str] = {}
         self.max_run_duration_seconds: float | None = None
         self.node_count = 1
-        #: What a run on a cluster asks for: ``{"cpu": 1, "gpu": 0, "memory": bytes}``
-        #: (a Ray job's ``entrypoint_num_cpus/gpus/memory``); unused by local runs.
+        #: What a run asks for: ``{"cpu": 1, "gpu": 0, "memory": bytes}`` (a Ray job's
+        #: ``entrypoint_num_cpus/gpus/memory``); a local run gets ``gpu`` GPUs of its own.
         self.resources: dict[str, float] = {}
 
     def __repr__(self) -> str:
@@ -57,6 +57,8 @@ class ScriptRunConfig:
         environment: the Environment to run in (default: this interpreter as it is).
         max_run_duration_seconds: cancel the run after this many seconds.
         command: a command (list or string) to run instead of script + arguments.
+        resources: what the run needs, e.g. ``{"gpu": 2}``: on this machine, the GPUs it
+            is given (a fraction below 1 shares one GPU); same as ``run_config.resources``.
     """
 
     def __init__(self, source_directory: str | os.PathLike[str], script: str | None = None,
@@ -64,7 +66,8 @@ class ScriptRunConfig:
                  run_config: RunConfiguration | None = None,
                  compute_target: Any = None, environment: Environment | None = None,
                  max_run_duration_seconds: float | None = None,
-                 command: str | list[Any] | None = None, **kwargs: Any) -> None:
+                 command: str | list[Any] | None = None,
+                 resources: dict[str, float] | None = None, **kwargs: Any) -> None:
         self.source_directory = os.fspath(source_directory)
         self.script = script
         self.arguments = list(arguments) if arguments is not None else None
@@ -90,6 +93,8 @@ class ScriptRunConfig:
             self.run_config.environment = environment
         if max_run_duration_seconds is not None and "max_run_duration_seconds" not in conflicts:
             self.run_config.max_run_duration_seconds = max_run_duration_seconds
+        if resources is not None:
+            self.run_config.resources = resources
 
     @property
     def environment(self) -> Environment | None:

@@ -86,7 +86,7 @@ class Experiment:
         for row in _liveness.reconcile_all(store, rows):
             if status and row["status"] != normalize_status(status):
                 continue
-            yield Run(self, row["id"], _row=row)
+            yield hooks.run_class(row["type"], Run)(self, row["id"], _row=row)
 
     def start_logging(self, *args: Any, outputs: str | bool | None = None,
                       snapshot_directory: str | None = ".", display_name: str | None = None,

@@ -17,6 +17,9 @@ Hooks:
         logs through a tracking server): made where both ``Run`` and what uses it
         (``Experiment``, ``RemoteRun``) can be imported
     target_types: ``config.yaml`` ``type:`` value -> from_config(name, entry, source)
+    run_types: a run ``type`` -> a function giving the ``Run`` subclass for it (a sweep's
+        parent is a ``HyperDriveRun``), as v1 rehydrated runs by type
+    owned_types: run types whose cancel goes to an owner process (the ``cancel`` hook)
 """
 
 from __future__ import annotations
@@ -27,6 +30,18 @@ _hooks: dict[str, Callable[..., Any]] = {}
 
 #: ``compute_targets`` ``type:`` value -> a function building the target object.
 target_types: dict[str, Callable[[str, dict[str, Any], str], Any]] = {}
+
+#: run ``type`` -> a function returning the Run subclass that opens it.
+run_types: dict[str, Callable[[], type]] = {}
+
+#: Run types an owner process ends (cancel asks it through the ``cancel`` hook).
+owned_types: set[str] = {"script"}
+
+
+def run_class(run_type: str, default: type) -> type:
+    """The class that opens runs of ``run_type`` (``default`` when none is registered)."""
+    factory = run_types.get(run_type)
+    return factory() if factory is not None else default
 
 
 def register(name: str, function: Callable[..., Any]) -> None:

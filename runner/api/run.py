@@ -98,6 +98,8 @@ class Run(RunMetrics, RunFiles):
             RunNotFound: no such run in the workspace.
         """
         row = workspace.store.get_run(run_id)
+        if cls is Run:
+            cls = hooks.run_class(row["type"], Run)
         return cls(workspace._experiment(row["experiment"]), run_id, _row=row)
 
     @classmethod
@@ -331,7 +333,7 @@ class Run(RunMetrics, RunFiles):
         row = self._store.get_run(self._id)
         if row["status"] in RunStatus.TERMINAL:
             return
-        if row["type"] == "script":
+        if row["type"] in hooks.owned_types:
             hooks.call("cancel", self._experiment.workspace, row)
             self._row = self._store.get_run(self._id)
             return

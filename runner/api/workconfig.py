@@ -38,6 +38,10 @@ TEMPLATE = """\
 # (a fresh `python -m runner.execution.supervisor RUN_ID` process).
 # supervisor_start: fork
 
+# GPU ids runs may be given (`runner submit --gpus N`, resources={"gpu": N}). When
+# unset they are found with NVML (pip install "runner[gpu]") or nvidia-smi.
+# gpus: [0, 1, 2, 3]
+
 # Compute targets other than this machine, by name: submit with
 # ScriptRunConfig(..., compute_target="ray") or `runner submit --target ray`.
 # A Ray cluster is reached through its Jobs API (the dashboard address); its jobs log
@@ -68,6 +72,8 @@ class WorkspaceConfig:
     supervisor_start: str = "fork" if hasattr(os, "fork") else "exec"
     #: name -> a validated target (``runner.targets``); see ``compute_targets`` above.
     compute_targets: dict[str, Any] = field(default_factory=dict)
+    #: GPU ids of this machine, overriding discovery (``runner.execution.gpus``).
+    gpus: list[str] | None = None
 
 
 _TYPES: dict[str, tuple[type, ...]] = {
@@ -78,6 +84,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "sample_interval_seconds": (int, float),
     "supervisor_start": (str,),
     "compute_targets": (dict,),
+    "gpus": (list,),
 }
 
 
@@ -159,6 +166,8 @@ def config_from_dict(data: dict[str, Any], source: str = "config") -> WorkspaceC
         values[key] = value
     if "compute_targets" in values:
         values["compute_targets"] = _targets_from_config(values["compute_targets"], source)
+    if "gpus" in values:
+        values["gpus"] = _gpu_ids(values["gpus"], source)
     config = WorkspaceConfig(**values)
     for key in ("max_concurrent_runs", "snapshot_max_bytes", "snapshot_max_files"):
         if getattr(config, key) < 1:
@@ -208,3 +217,20 @@ def _targets_from_config(data: dict[str, Any], source: str) -> dict[str, Any]:
                 f"{', '.join(TYPES)}.", key=f"compute_targets.{name}.type", path=source)
         out[name] = build(name, entry, source)
     return out
+
+
+def _gpu_ids(data: list[Any], source: str) -> list[str]:
+    """Validate ``gpus:``: distinct ids, each a number >= 0 or a name (a GPU UUID)."""
+    ids: list[str] = []
+    for item in data:
+        ok = (isinstance(item, int) and not isinstance(item, bool) and item >= 0) or \
+            (isinstance(item, str) and item.strip() and "," not in item)
+        if not ok:
+            raise ConfigError(
+                f"setting 'gpus' in {source} must list GPU ids (numbers >= 0 or names "
+                f"without commas), not {item!r}.", key="gpus", path=source)
+        if str(item) in ids:
+            raise ConfigError(f"setting 'gpus' in {source} lists GPU {item!r} twice.",
+                              key="gpus", path=source)
+        ids.append(str(item))
+    return ids

@@ -72,8 +72,13 @@ def check_source(source_directory: str) -> Path:
 
 
 def submit(experiment: Experiment, config: ScriptRunConfig, tags: dict[str, Any] | None = None,
-           run_id: str | None = None, _parent_id: str | None = None, **kwargs: Any) -> Run:
-    """Validate, snapshot, record (Queued) and start a supervised run."""
+           run_id: str | None = None, _parent_id: str | None = None,
+           _snapshot_id: str | None = None, **kwargs: Any) -> Run:
+    """Validate, snapshot, record (Queued) and start a supervised run.
+
+    ``_snapshot_id`` runs an existing snapshot instead of taking one (a sweep's trials
+    all run the snapshot taken when the sweep was submitted).
+    """
     from ..snapshot.snapshots import SnapshotLimits, take_snapshot
 
     if kwargs:
@@ -85,27 +90,37 @@ def submit(experiment: Experiment, config: ScriptRunConfig, tags: dict[str, Any]
     settings = ws.config
     resolved = resolve_config(config, settings.compute_targets)
     remote = None if resolved.target == LOCAL else resolved.target
-    source = check_source(resolved.source_directory)
-    if resolved.script:
-        check_script(source, resolved.script)
+    source = Path(resolved.source_directory)
+    if _snapshot_id is None:
+        source = check_source(resolved.source_directory)
+        if resolved.script:
+            check_script(source, resolved.script)
     if remote is not None:  # the environment is built on the cluster: check what we can
         remote.check_submission(resolved, ws)
     elif resolved.environment is not None:
         from ..envs.prepare import validate_environment
 
         validate_environment(resolved.environment, ws.paths)
+    if remote is None and resolved.resources.get("gpu"):
+        from .gpus import check_request
+
+        check_request(resolved.resources, settings)
     if tags is not None and not isinstance(tags, dict):
         raise UsageError(f"tags must be a dict, not {type(tags).__name__}.")
     store = ws.store
     if run_id is not None and store.find_run(run_id) is not None:
         raise UsageError(f"a run with id {run_id!r} exists already; choose another id.",
                          run_id=run_id)
-    snapshot = take_snapshot(
-        ws.paths, source,
-        SnapshotLimits(settings.snapshot_max_bytes, settings.snapshot_max_files),
-    )
-    if remote is not None:
-        remote.check_snapshot(snapshot)
+    if _snapshot_id is None:
+        snapshot = take_snapshot(
+            ws.paths, source,
+            SnapshotLimits(settings.snapshot_max_bytes, settings.snapshot_max_files),
+        )
+        if remote is not None:
+            remote.check_snapshot(snapshot)
+        snapshot_id = snapshot.id
+    else:
+        snapshot_id = _snapshot_id
     run_id = run_id or new_run_id(experiment.name)
     env_dict = resolved.environment.to_dict() if resolved.environment is not None else None
     if env_dict is not None:
@@ -121,7 +136,7 @@ def submit(experiment: Experiment, config: ScriptRunConfig, tags: dict[str, Any]
     store.insert_run(
         run_id, experiment.name, parent_id=_parent_id, type=_RUN_TYPE, status=QUEUED,
         created=time.time(), owner_pid=pid, owner_start=started,
-        snapshot_id=snapshot.id, definition=definition,
+        snapshot_id=snapshot_id, definition=definition,
     )
     (run_dir / ".sys").mkdir(parents=True, exist_ok=True)
     (run_dir / "logs").mkdir(exist_ok=True)
@@ -167,4 +182,5 @@ def _definition(resolved: ResolvedConfig, source: Path,
         "environment": environment,
         "environmentVariables": redact(resolved.environment_variables),
         "maxRunDurationSeconds": resolved.max_run_duration_seconds,
+        **({"resources": resolved.resources} if resolved.resources else {}),
     }

@@ -26,6 +26,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from ..core import gpus as _gpus
 from ..core.status import (
     CANCEL_REQUESTED,
     CANCELED,
@@ -98,8 +99,11 @@ class Supervisor(RunOwner):
         """Wait as Queued until a slot is free; False if canceled meanwhile."""
         active = tuple(RunStatus.ACTIVE)
         limit = self.config.max_concurrent_runs
+        gpus = _gpus.requested(self.definition.get("resources"))
+        machine = tuple(_gpus_found(self.config)) if gpus > 0 else ()
         while True:
-            if self.store.claim_slot(self.run_id, limit, active, QUEUED, PREPARING):
+            if self.store.claim_slot(self.run_id, limit, active, QUEUED, PREPARING,
+                                     gpus=gpus, machine_gpus=machine):
                 return True
             row = self.store.get_run(self.run_id)
             if row["status"] != QUEUED or self._cancel_requested():
@@ -155,6 +159,12 @@ class Supervisor(RunOwner):
                       **self.private.get("env", self.definition.get("environmentVariables", {}))},
             shim=_shim.ensure_shim(paths), base_env=dict(os.environ),
         )
+        held = self.store.get_run(self.run_id).get("gpus")
+        if held is not None:  # exactly its GPUs, whatever the environment said
+            from .gpus import GpuSampler, visible_devices
+
+            plan.env.update(visible_devices(held))
+            self.samples.gpu = GpuSampler(held)
         try:
             self.proc = _launch.spawn(plan)
         except OSError as exc:
@@ -282,6 +292,7 @@ class _Samples:
         self.cpu_time = 0.0
         self.count = 0
         self._prev: tuple[float, float] | None = None
+        self.gpu: Any = None  # a GpuSampler when the run holds GPUs
 
     def take(self, pid: int) -> None:
         procs = _proc.tree(pid)
@@ -305,6 +316,8 @@ class _Samples:
         self.cpu_time = max(self.cpu_time, cpu)
         self.count += 1
         self.last = {"cpu_percent": round(percent, 1), "memory_rss_bytes": float(rss)}
+        if self.gpu is not None:
+            self.last.update(self.gpu.sample())
 
     def summary(self, rusage) -> dict[str, Any]:
         peak = self.peak_rss
@@ -317,6 +330,12 @@ class _Samples:
             return {}
         return {"peakMemoryBytes": peak, "cpuTimeSeconds": round(cpu, 3),
                 "samples": self.count}
+
+
+def _gpus_found(config: Any) -> list[str]:
+    from .gpus import machine_gpus
+
+    return machine_gpus(config)
 
 
 def prune_working_copy(run_dir: Path, keep: set[str]) -> None:

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from ..core import gpus as _gpus
 from ..core.errors import ArtifactError, RunNotFound, StoreError, UsageError
 from ..core.paths import WorkspacePaths
 from .metric_rows import MetricRows
@@ -40,9 +41,9 @@ _RUN_FIELDS = (
     "parent_id", "type", "display_name", "description", "status", "created",
     "start_time", "end_time", "owner_pid", "owner_start", "script_pid",
     "script_start", "snapshot_id", "definition", "error", "exit_code", "system",
-    "cancel_requested",
+    "cancel_requested", "gpus",
 )
-_JSON_FIELDS = ("definition", "error", "system")
+_JSON_FIELDS = ("definition", "error", "system", "gpus")
 
 
 def _is_locked(exc: sqlite3.OperationalError) -> bool:
@@ -341,9 +342,14 @@ class Store(MetricRows):
         return [_run_dict(row) for row in rows]
 
     def claim_slot(self, run_id: str, max_active: int, active: tuple[str, ...],
-                   queued: str, claimed: str) -> bool:
+                   queued: str, claimed: str, gpus: float = 0,
+                   machine_gpus: tuple[str, ...] = ()) -> bool:
         """Move a queued submitted run to ``claimed`` if a slot is free and no older
-        submitted run is still queued; True when it was moved."""
+        submitted run is still queued; True when it was moved.
+
+        A run asking for ``gpus`` is moved only when :func:`runner.core.gpus.assign` finds
+        them free among ``machine_gpus``; the ids it gets are written with the move, in
+        the same transaction, so no two runs are given one GPU (unless both share it)."""
         marks = ", ".join("?" * len(active))
         with self.write() as conn:
             row = conn.execute("SELECT status, created, rowid FROM runs WHERE id = ?",
@@ -364,8 +370,32 @@ class Store(MetricRows):
             ).fetchone()
             if older:
                 return False
-            conn.execute("UPDATE runs SET status = ? WHERE id = ?", (claimed, run_id))
+            given = None
+            if gpus > 0:
+                given = _gpus.assign(machine_gpus, self._gpu_holders(conn, active), gpus)
+                if given is None:
+                    return False
+            conn.execute("UPDATE runs SET status = ?, gpus = ? WHERE id = ?",
+                         (claimed, None if given is None else json.dumps(given), run_id))
             return True
+
+    def gpu_holders(self, active: tuple[str, ...] | None = None) -> list[tuple[list[str], float]]:
+        """``(ids, amount)`` of every active run that holds GPUs."""
+        if active is None:
+            from ..core.status import RunStatus
+
+            active = tuple(RunStatus.ACTIVE)
+        with _FORK_LOCK:
+            return self._gpu_holders(self._conn(), active)
+
+    @staticmethod
+    def _gpu_holders(conn: sqlite3.Connection,
+                     active: tuple[str, ...]) -> list[tuple[list[str], float]]:
+        rows = conn.execute(
+            f"SELECT gpus, json_extract(definition, '$.resources.gpu') FROM runs WHERE "
+            f"gpus IS NOT NULL AND status IN ({', '.join('?' * len(active))})", active,
+        ).fetchall()
+        return [(json.loads(ids), float(amount or 1)) for ids, amount in rows]
 
     # ------------------------------------------------------- tags and properties
 

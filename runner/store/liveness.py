@@ -48,6 +48,11 @@ def reconcile(store: Store, row: dict[str, Any]) -> dict[str, Any]:
         )
         if row.get("script_pid"):
             _proc.end_tree(row["script_pid"], row.get("script_start"), grace=ORPHAN_GRACE)
+    elif row["type"] == "hyperdrive":
+        message = (
+            f"The owner of this sweep (pid {row['owner_pid']}) died before the sweep ended; "
+            f"its running trials go on. Resume it with `runner sweep resume {row['id']}`."
+        )
     else:
         message = (
             f"The process that owned this run (pid {row['owner_pid']}) ended without "

@@ -80,4 +80,8 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (run_id, name)
     ) WITHOUT ROWID;
     """,
+    # 3: the GPU ids a run was given (JSON list; kept after it ends, as a record)
+    """
+    ALTER TABLE runs ADD COLUMN gpus TEXT;
+    """,
 ]
