@@ -281,6 +281,8 @@ class Run(RunMetrics, RunFiles):
             details["exitCode"] = row["exit_code"]
         if row["system"]:
             details["system"] = row["system"]
+        if row.get("gpus") is not None:
+            details["gpus"] = row["gpus"]
         return details
 
     def _log_files(self) -> dict[str, str]:

@@ -290,19 +290,44 @@ def runs(experiment: str | None, status: str | None, tags: tuple[str, ...],
         return
     now = time.time()
     rows = []
+    gpu_column = any(row.get("gpus") is not None or _gpu_request(row) for row in items)
     for row in items:
         metrics = row["metrics"]
         shown = " ".join(f"{name}={_render.short(metrics[name])}"
                          for name in sorted(metrics)[:_LISTED_METRICS])
         if len(metrics) > _LISTED_METRICS:
             shown += f" (+{len(metrics) - _LISTED_METRICS})"
-        rows.append([
-            row["id"], row["experiment"], row["status"], _render.local(row["start_time"]),
+        line = [
+            row["id"], row["experiment"], _status_text(row), _render.local(row["start_time"]),
             _render.duration(row["start_time"], row["end_time"], now),
             _render.clip(row["display_name"] or "", 32), shown,
-        ])
-    click.echo(_render.table(
-        ["RUN ID", "EXPERIMENT", "STATUS", "STARTED", "DURATION", "NAME", "METRICS"], rows))
+        ]
+        if gpu_column:
+            line.insert(3, ",".join(row["gpus"]) if row.get("gpus") else "-")
+        rows.append(line)
+    header = ["RUN ID", "EXPERIMENT", "STATUS", "STARTED", "DURATION", "NAME", "METRICS"]
+    if gpu_column:
+        header.insert(3, "GPUS")
+    click.echo(_render.table(header, rows))
+
+
+def _gpu_request(row: dict[str, Any]) -> float:
+    from ..core.gpus import requested
+
+    return requested((row.get("definition") or {}).get("resources"))
+
+
+def _status_text(row: dict[str, Any]) -> str:
+    """The status, with why a queued run waits when it waits for GPUs."""
+    if row["status"] != "Queued" or not _gpu_request(row):
+        return row["status"]
+    from ..execution.gpus import waiting_for
+
+    ws = _workspace()
+    amount = waiting_for(ws.store, ws.config, row)
+    if amount is None:
+        return row["status"]
+    return f"Queued: waiting for {amount:g} GPU{'' if amount == 1 else 's'}"
 
 
 @cli.command()
@@ -443,6 +468,7 @@ def download(run_id: str, name: str | None, output_dir: str) -> None:
 #: Modules that add commands to ``cli`` when they exist.
 _EXTRA_COMMAND_MODULES = (
     "runner.cli.submit", "runner.cli.env", "runner.cli.studio", "runner.cli.server",
+    "runner.cli.sweep",
 )
 
 

@@ -60,6 +60,7 @@ def run_json(row: dict[str, Any]) -> dict[str, Any]:
         "duration_seconds": round(end - start, 3) if start is not None and end is not None
         else None,
         "metrics": row["metrics"],
+        "gpus": row.get("gpus"),
     }
 
 

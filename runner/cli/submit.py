@@ -97,6 +97,9 @@ def _experiment_name(source: Path) -> str:
 @click.option("--target", metavar="NAME",
               help="Run on this compute target of config.yaml's compute_targets "
                    "(default: local).")
+@click.option("--gpus", type=click.FloatRange(min=0), metavar="N",
+              help="GPUs the run needs; it waits for N free GPUs of its own (a fraction "
+                   "below 1 shares one GPU).")
 @click.option("--detach", is_flag=True, help="Print the run id and return at once.")
 @click.option("--dry-run", is_flag=True,
               help="List what the snapshot would capture and ignore, then stop.")
@@ -104,8 +107,8 @@ def _experiment_name(source: Path) -> str:
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def submit(experiment: str | None, source_dir: str, python: str | None, env: str | None,
            env_vars: tuple[str, ...], timeout: float | None, tags: tuple[str, ...],
-           target: str | None, detach: bool, dry_run: bool, script: str,
-           args: tuple[str, ...]) -> None:
+           target: str | None, gpus: float | None, detach: bool, dry_run: bool,
+           script: str, args: tuple[str, ...]) -> None:
     """Submit SCRIPT (with ARGS) as a run and stream its output until it ends.
 
     Exits 0 when the run completes, 7 when it fails, 8 when it is canceled.
@@ -125,6 +128,9 @@ def submit(experiment: str | None, source_dir: str, python: str | None, env: str
                              max_run_duration_seconds=timeout, compute_target=target)
     config.run_config.environment_variables = {
         k: v or "" for k, v in _pairs(env_vars, "--env-var").items()}
+    if gpus:
+        config.run_config.resources = {**config.run_config.resources,
+                                       "gpu": int(gpus) if gpus == int(gpus) else gpus}
     run = exp.submit(config, tags=_pairs(tags, "--tag") or None)
     if detach:
         click.echo(run.id)
