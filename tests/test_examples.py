@@ -120,3 +120,24 @@ def test_train_on_local_submits_a_run_that_logs_and_saves_20_models(tmp_path, ws
     assert 20 == len(metrics["mse"])
     assert [f"outputs/ridge_{a:.2f}.pkl" for a in metrics["alpha"]] == models
     assert "alpha is 0.95, and mse is" in out
+
+
+def test_sweep_ridge_prints_the_best_run_and_the_policy_cancels_some_trials(tmp_path, ws):
+    """sweep-ridge runs 12 trials, some Canceled by the Bandit policy, and prints the best
+    run (lowest mse) with its alpha."""
+    import importlib.util
+
+    if importlib.util.find_spec("sklearn") is None:  # importing it here would set env vars
+        pytest.skip("scikit-learn is not installed")
+    ws.paths.config.write_text("max_concurrent_runs: 3\n")
+    out = run_example(tmp_path, ws, "sweep-ridge", "sweep.py")
+
+    (sweep,) = Experiment(ws, "sweep-ridge").get_runs()
+    trials = sweep.trials()
+    canceled = [t for t in trials if t["status"] == "Canceled"]
+    best = min((t for t in trials if t["values"]), key=lambda t: t["best_primary_metric"])
+    assert "Completed" == sweep.get_status()
+    assert 12 == len(trials)
+    assert canceled and all(t["error"].startswith("BanditPolicy") for t in canceled)
+    assert f"Best run is: {best['run_id']} with alpha {best['hyperparameters']['--alpha']}" \
+        in out
