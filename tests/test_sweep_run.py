@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from runner import (
@@ -280,3 +281,35 @@ def test_a_bad_sweep_leaves_no_run_and_an_unknown_config_is_refused(sweeps, src)
     assert [] == sweeps.workspace.store.query_runs(include_children=True)
     with pytest.raises(UsageError, match="ScriptRunConfig or a HyperDriveConfig"):
         sweeps.submit(object())
+
+
+def test_max_duration_cancels_the_running_trials_and_ends_the_sweep(sweeps, src):
+    """After max_duration_minutes the running trials are Canceled naming the limit, no
+    trial is added, and the sweep ends Completed."""
+    config = hd(src, GridParameterSampling({"--x": choice(1, 2, 3)}), arguments=["--steps",
+                                                                                 "200"])
+    config.max_duration_minutes = 0.02
+    sweep = sweeps.submit(config)
+    details = sweep.wait_for_completion()
+
+    trials = sweep.trials()
+    assert "Completed" == details["status"]
+    assert 2 == len(trials)
+    assert all(t["status"] == "Canceled" and "max_duration_minutes" in t["error"]
+               for t in trials)
+
+
+def test_an_owner_started_with_exec_runs_the_sweep(sweeps, src):
+    """With supervisor_start: exec the sweep's owner is `python -m runner.sweep.owner`,
+    and the sweep runs to its end."""
+    ws = sweeps.workspace
+    ws.paths.config.write_text("max_concurrent_runs: 4\nsupervisor_start: exec\n")
+    ws._config = None
+    sweep = sweeps.submit(hd(src, GridParameterSampling({"--x": choice(1, 2)}),
+                             arguments=["--steps", "3"]))
+    owner = psutil.Process(ws.store.get_run(sweep.id)["owner_pid"])
+    command = owner.cmdline()
+    details = sweep.wait_for_completion()
+    assert ["-m", "runner.sweep.owner"] == command[1:3]
+    assert "Completed" == details["status"]
+    assert ["Completed", "Completed"] == [t["status"] for t in sweep.trials()]

@@ -362,6 +362,8 @@ def show(run_id: str, as_json: bool) -> None:
         lines.append(("Duration", _render.duration(start, end, time.time())))
     if "exitCode" in details:
         lines.append(("Exit code", str(details["exitCode"])))
+    if details.get("gpus") is not None:
+        lines.append(("GPUs", ",".join(details["gpus"]) or "-"))
     error = (details.get("error") or {}).get("error")
     if error:
         lines.append(("Error", f"{error.get('message', '')} [{error.get('code', 'Error')}]"))
