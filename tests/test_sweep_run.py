@@ -313,3 +313,16 @@ def test_an_owner_started_with_exec_runs_the_sweep(sweeps, src):
     assert ["-m", "runner.sweep.owner"] == command[1:3]
     assert "Completed" == details["status"]
     assert ["Completed", "Completed"] == [t["status"] for t in sweep.trials()]
+
+
+def test_a_bayesian_sweep_samples_from_the_history_and_completes(sweeps, src):
+    """Bayesian sampling (Optuna TPE) runs its trials one after the other inside the
+    space, and the sweep completes."""
+    pytest.importorskip("optuna")
+    sweep = sweeps.submit(hd(src, BayesianParameterSampling({"--x": uniform(0, 5)}),
+                             arguments=["--steps", "1", "--pause", "0"], total=3,
+                             concurrent=1))
+    assert "Completed" == sweep.wait_for_completion()["status"]
+    values = [t["hyperparameters"]["--x"] for t in sweep.trials()]
+    assert 3 == len(values)
+    assert all(0 <= v <= 5 for v in values)
