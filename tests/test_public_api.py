@@ -97,3 +97,14 @@ def test_import_runner_loads_no_third_party_module():
 
     assert 0 == proc.returncode, proc.stderr
     assert [] == json.loads(proc.stdout)
+
+
+def test_hyperdrive_names_are_exported_under_v1_names():
+    """Every name v1's azureml.train.hyperdrive gave a sweep notebook is a runner export."""
+    v1 = {"HyperDriveConfig", "HyperDriveRun", "PrimaryMetricGoal", "RandomParameterSampling",
+          "GridParameterSampling", "BayesianParameterSampling", "BanditPolicy",
+          "MedianStoppingPolicy", "TruncationSelectionPolicy", "NoTerminationPolicy",
+          "choice", "randint", "uniform", "quniform", "loguniform", "qloguniform", "normal",
+          "qnormal", "lognormal", "qlognormal"}
+    assert set() == v1 - set(runner.__all__)
+    assert callable(runner.choice) and "choice" == runner.choice(1, 2).kind

@@ -40,6 +40,7 @@ from ..core.status import (
 )
 from ..store import liveness as _liveness
 from ..store import proc as _proc
+from .gpus import machine_gpus
 from .owner import RunOwner
 
 #: Seconds between queue checks while waiting for a slot.
@@ -100,7 +101,7 @@ class Supervisor(RunOwner):
         active = tuple(RunStatus.ACTIVE)
         limit = self.config.max_concurrent_runs
         gpus = _gpus.requested(self.definition.get("resources"))
-        machine = tuple(_gpus_found(self.config)) if gpus > 0 else ()
+        machine = tuple(machine_gpus(self.config)) if gpus > 0 else ()
         while True:
             if self.store.claim_slot(self.run_id, limit, active, QUEUED, PREPARING,
                                      gpus=gpus, machine_gpus=machine):
@@ -330,12 +331,6 @@ class _Samples:
             return {}
         return {"peakMemoryBytes": peak, "cpuTimeSeconds": round(cpu, 3),
                 "samples": self.count}
-
-
-def _gpus_found(config: Any) -> list[str]:
-    from .gpus import machine_gpus
-
-    return machine_gpus(config)
 
 
 def prune_working_copy(run_dir: Path, keep: set[str]) -> None:
