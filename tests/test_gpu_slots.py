@@ -195,3 +195,21 @@ def test_a_gpu_amount_is_whole_or_a_fraction_below_one():
     for bad in (1.5, -1, "2", True):
         with pytest.raises(UsageError):
             check_amount(bad)
+
+
+def test_the_studio_shows_the_gpus_a_run_held(ws, src):
+    """/api/runs/<id> gives the GPU ids a run was given, and null for a run without."""
+    pytest.importorskip("starlette")
+    from starlette.testclient import TestClient
+
+    from runner.studio.app import create_app
+
+    configure(ws, "gpus: [0, 1]\n")
+    exp = Experiment(ws, "gpus")
+    with_gpus = exp.submit(ScriptRunConfig(str(src), "show.py", ["0"], resources={"gpu": 2}))
+    without = exp.submit(ScriptRunConfig(str(src), "show.py", ["0"]))
+    with_gpus.wait_for_completion()
+    without.wait_for_completion()
+    with TestClient(create_app(ws, csrf="test-csrf"), base_url="http://127.0.0.1:8765") as c:
+        assert ["0", "1"] == c.get(f"/api/runs/{with_gpus.id}").json()["gpus"]
+        assert c.get(f"/api/runs/{without.id}").json()["gpus"] is None

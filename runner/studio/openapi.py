@@ -145,6 +145,7 @@ _SCHEMAS: dict[str, Any] = {
         "environment": {"type": ["string", "null"]},
         "snapshot_id": {"type": ["string", "null"]},
         "exit_code": {"type": ["integer", "null"]}, "error": {"type": ["object", "null"]},
+        "gpus": {"type": ["array", "null"], "items": {"type": "string"}},
         "children": {"type": "array", "items": {"$ref": "#/components/schemas/Status"}}}},
     "Metric": {"type": "object", "properties": {
         "name": {"type": "string"}, "kind": {"type": "string"},

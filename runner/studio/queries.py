@@ -341,6 +341,7 @@ def run_summary(ws: Workspace, run_id: str) -> dict[str, Any]:
         "source_directory": definition.get("sourceDirectory"),
         "snapshot_id": details.get("snapshotId"),
         "exit_code": details.get("exitCode"),
+        "gpus": details.get("gpus"),
         "error": error,
         "tags": details.get("tags") or {},
         "properties": details.get("properties") or {},

@@ -39,6 +39,7 @@
       rows.push(["Snapshot", r.snapshot_id ? el("code", {text: r.snapshot_id}) : "–"]);
       if (r.source_directory) rows.push(["Source", el("code", {text: r.source_directory})]);
       rows.push(["Exit code", r.exit_code === null || r.exit_code === undefined ? "–" : String(r.exit_code)]);
+      if (r.gpus) rows.push(["GPUs", r.gpus.length ? r.gpus.join(", ") : "–"]);
       rows.push(["Tags", Studio.tags(r.tags)]);
       if (Object.keys(r.properties || {}).length) rows.push(["Properties", Studio.tags(r.properties)]);
       rows.push(["Folder", el("code", {text: r.folder})]);
