@@ -588,3 +588,14 @@ def test_a_bad_argument_is_a_usage_error_that_says_what_is_wrong(make, message):
     """Each bad argument raises UsageError whose message names the problem."""
     with pytest.raises(UsageError, match=re.escape(message)):
         make()
+
+
+def test_a_trials_values_come_from_its_property_else_from_its_arguments():
+    """trial_parameters reads the hyperparameters JSON, and without it the arguments that
+    follow the sweep's own, as numbers where they are numbers."""
+    from runner.sweep.owner import trial_arguments, trial_parameters
+
+    assert ["--x", "0.5", "--name", "a"] == trial_arguments({"--x": 0.5, "name": "a"})
+    assert {"--x": 0.5} == trial_parameters({"hyperparameters": '{"--x": 0.5}'}, [], [])
+    assert {"--x": 3, "--lr": 0.1, "--opt": "adam"} == trial_parameters(
+        {}, ["--steps", "2", "--x", "3", "--lr", "0.1", "--opt", "adam"], ["--steps", "2"])

@@ -63,16 +63,29 @@ def trial_arguments(parameters: dict[str, Any]) -> list[str]:
     return out
 
 
-def trial_parameters(row_id: str, properties: dict[str, Any],
-                     params: dict[str, Any]) -> dict[str, Any]:
-    """A trial's sampled values: its ``hyperparameters`` property, else its recorded params."""
+def trial_parameters(properties: dict[str, Any], arguments: list[str],
+                     base: list[str]) -> dict[str, Any]:
+    """A trial's sampled values: its ``hyperparameters`` property, else (an owner died
+    between submitting the trial and recording them) read back from its arguments after
+    the sweep's own ``base`` arguments."""
     text = properties.get(PARAMETERS_PROPERTY)
     if text:
         try:
             return json.loads(text)
         except ValueError:
             pass
-    return dict(params)
+    tail = list(arguments[len(base):]) if list(arguments[:len(base)]) == list(base) else []
+    return {name: _value(value) for name, value in zip(tail[::2], tail[1::2])}
+
+
+def _value(text: str) -> Any:
+    """``"3"`` -> 3, ``"0.5"`` -> 0.5; other text as it is."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            continue
+    return text
 
 
 class SweepOwner(RunOwner):
@@ -175,7 +188,8 @@ class SweepOwner(RunOwner):
         tid = row["id"]
         if tid not in self.parameters:
             self.parameters[tid] = trial_parameters(
-                tid, self.store.properties(tid), self.store.params([tid]).get(tid, {}))
+                self.store.properties(tid), (row["definition"] or {}).get("arguments") or [],
+                self.trial.get("arguments") or [])
         return self.parameters[tid]
 
     def _apply_policy(self, trials: list[dict[str, Any]]) -> None:

@@ -53,8 +53,7 @@ class HyperDriveRun(Run):
         ``final_primary_metric``, ``error`` (a stopped trial's reason), times."""
         settings = self.settings
         rows = self._trial_rows()
-        ids = [r["id"] for r in rows]
-        params = self._store.params(ids)
+        base = ((self._row["definition"] or {}).get("trial") or {}).get("arguments") or []
         out = []
         for row in rows:
             raw = self._store.read_metrics(row["id"], settings.metric).get(settings.metric)
@@ -65,7 +64,8 @@ class HyperDriveRun(Run):
                 "run_id": row["id"],
                 "status": row["status"],
                 "hyperparameters": trial_parameters(
-                    row["id"], self._store.properties(row["id"]), params.get(row["id"], {})),
+                    self._store.properties(row["id"]),
+                    (row["definition"] or {}).get("arguments") or [], base),
                 "values": values,
                 "best_primary_metric": settings.goal.best(values) if values else None,
                 "final_primary_metric": values[-1] if values else None,
