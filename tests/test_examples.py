@@ -27,7 +27,7 @@ WITHOUT_MATPLOTLIB = (
 
 
 def run_example(tmp_path: Path, ws: Workspace, example: str, script: str,
-                *python_args: str) -> str:
+                *python_args: str, timeout: float = 100) -> str:
     """Run ``example/script`` from a copy, with ``tmp_path`` as the current folder;
     return its stdout (the test fails on a non-zero exit)."""
     folder = shutil.copytree(
@@ -38,7 +38,7 @@ def run_example(tmp_path: Path, ws: Workspace, example: str, script: str,
     env["RUNNER_WORKSPACE"] = str(ws.root)
     proc = subprocess.run(
         [sys.executable, *python_args, str(Path(folder) / script)],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=100,
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=timeout,
     )
     assert 0 == proc.returncode, proc.stdout + proc.stderr
     return proc.stdout
@@ -130,7 +130,8 @@ def test_sweep_ridge_prints_the_best_run_and_the_policy_cancels_some_trials(tmp_
     if importlib.util.find_spec("sklearn") is None:  # importing it here would set env vars
         pytest.skip("scikit-learn is not installed")
     ws.paths.config.write_text("max_concurrent_runs: 3\n")
-    out = run_example(tmp_path, ws, "sweep-ridge", "sweep.py")
+    # 12 trials, each importing scikit-learn: give a busy machine time.
+    out = run_example(tmp_path, ws, "sweep-ridge", "sweep.py", timeout=400)
 
     (sweep,) = Experiment(ws, "sweep-ridge").get_runs()
     trials = sweep.trials()

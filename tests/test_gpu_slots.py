@@ -213,3 +213,26 @@ def test_the_studio_shows_the_gpus_a_run_held(ws, src):
     with TestClient(create_app(ws, csrf="test-csrf"), base_url="http://127.0.0.1:8765") as c:
         assert ["0", "1"] == c.get(f"/api/runs/{with_gpus.id}").json()["gpus"]
         assert c.get(f"/api/runs/{without.id}").json()["gpus"] is None
+
+
+def test_system_metrics_sample_the_held_gpus_through_nvml(ws, src, monkeypatch):
+    """Where NVML answers, the supervisor samples memory and utilisation of the GPUs the
+    run holds (NVML here is a stand-in module for the NVIDIA driver CI does not have)."""
+    import types
+
+    nvml = types.ModuleType("pynvml")
+    nvml.nvmlInit = lambda: None
+    nvml.nvmlDeviceGetCount = lambda: 2
+    nvml.nvmlDeviceGetHandleByIndex = lambda index: index
+    nvml.nvmlDeviceGetMemoryInfo = lambda h: types.SimpleNamespace(used=1000 + h)
+    nvml.nvmlDeviceGetUtilizationRates = lambda h: types.SimpleNamespace(gpu=40 + h)
+    monkeypatch.setitem(sys.modules, "pynvml", nvml)
+    configure(ws, "gpus: [0, 1]\nsample_interval_seconds: 0.1\n")
+    run = Experiment(ws, "gpus").submit(
+        ScriptRunConfig(str(src), "show.py", ["0.8"], resources={"gpu": 1}))
+    run.wait_for_completion()
+    system = run.get_system_metrics()
+    assert ["0"] == run.get_details()["gpus"]
+    assert 1000 == system["gpu0_memory_used_bytes"][-1]
+    assert 40 == system["gpu0_utilization_percent"][-1]
+    assert "gpu1_memory_used_bytes" not in system

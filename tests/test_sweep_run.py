@@ -85,7 +85,7 @@ def hd(src: Path, sampling, *, arguments=(), total=4, concurrent=2, policy=None,
         primary_metric_goal=goal, max_total_runs=total, max_concurrent_runs=concurrent)
 
 
-def wait_for(predicate, timeout: float = 30.0):
+def wait_for(predicate, timeout: float = 90.0):
     """Poll ``predicate`` until it is truthy (or fail)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -20,7 +20,7 @@ from runner import Run  # inside a submitted run, `from azureml.core.run import 
 parser = argparse.ArgumentParser()
 parser.add_argument("--alpha", type=float, default=0.5, help="regularization strength")
 parser.add_argument("--steps", type=int, default=8, help="how many shares of the data")
-parser.add_argument("--pause", type=float, default=0.2, help="seconds between steps")
+parser.add_argument("--pause", type=float, default=0.1, help="seconds between steps")
 args = parser.parse_args()
 
 os.makedirs("outputs", exist_ok=True)
