@@ -57,7 +57,7 @@ def test_six_two_gpu_runs_never_share_an_id_and_each_sees_exactly_its_own(ws, sr
     and each script sees exactly the ids its record says it holds."""
     configure(ws, "gpus: [0, 1, 2, 3]\nmax_concurrent_runs: 6\n")
     exp = Experiment(ws, "gpus")
-    runs = [exp.submit(ScriptRunConfig(str(src), "show.py", resources={"gpu": 2}))
+    runs = [exp.submit(ScriptRunConfig(str(src), "show.py", ["1.5"], resources={"gpu": 2}))
             for _ in range(6)]
     for run in runs:
         run.wait_for_completion()
