@@ -326,3 +326,21 @@ def test_a_bayesian_sweep_samples_from_the_history_and_completes(sweeps, src):
     values = [t["hyperparameters"]["--x"] for t in sweep.trials()]
     assert 3 == len(values)
     assert all(0 <= v <= 5 for v in values)
+
+
+def test_cancel_of_a_sweep_whose_owner_died_cancels_its_trials_directly(sweeps, src):
+    """With the owner gone (the parent Failed), cancel() still ends every running trial."""
+    ws = sweeps.workspace
+    sweep = sweeps.submit(hd(src, GridParameterSampling({"--x": choice(1, 2, 3)}),
+                             arguments=["--steps", "300"]))
+    wait_for(lambda: sum(t["status"] == "Running" for t in sweep.trials()) == 2)
+    row = ws.store.get_run(sweep.id)
+    assert _proc.is_alive(row["owner_pid"], row["owner_start"])
+    os.kill(row["owner_pid"], signal.SIGKILL)
+    wait_for(lambda: not _proc.is_alive(row["owner_pid"], row["owner_start"]))
+    sweep.cancel()
+    for trial in sweep.trials():
+        Run.get(ws, trial["run_id"]).wait_for_completion(raise_on_error=False)
+
+    assert "Failed" == sweep.get_status()
+    assert ["Canceled", "Canceled"] == [t["status"] for t in sweep.trials()]
