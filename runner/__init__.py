@@ -16,17 +16,23 @@ from typing import TYPE_CHECKING, Any
 from .core.version import __version__
 
 _EXPORTS = {
+    "AciWebservice": ".api.model",
     "ActivityFailedException": ".core.errors:RunFailed",
     "ArtifactError": ".core.errors",
     "ArtifactNotFound": ".core.errors",
     "CondaDependencies": ".api.environment",
     "ConfigError": ".core.errors",
+    "DatasetNotFound": ".core.errors",
+    "DatastoreNotFound": ".core.errors",
     "Environment": ".api.environment",
     "EnvironmentBuildError": ".core.errors",
     "EnvironmentNotFound": ".core.errors",
     "EnvironmentSpecError": ".core.errors",
     "Experiment": ".api.experiment",
+    "InferenceConfig": ".api.model",
     "MetricError": ".core.errors",
+    "Model": ".api.model",
+    "ModelNotFound": ".core.errors",
     "NotFoundError": ".core.errors",
     "RayCluster": ".targets.ray",
     "Run": ".api.run",
@@ -40,6 +46,7 @@ _EXPORTS = {
     "SnapshotError": ".core.errors",
     "StoreError": ".core.errors",
     "UsageError": ".core.errors",
+    "Webservice": ".api.model",
     "Workspace": ".api.workspace",
     "WorkspaceNotFound": ".core.errors",
 }
@@ -89,6 +96,12 @@ def _context_run(ctx: Any) -> Any:
     return Run(Workspace(ctx.workspace)._experiment(ctx.experiment), ctx.run_id, _in_run=True)
 
 
+def _workspace(path: Any = None) -> Any:
+    from .api.workspace import Workspace
+
+    return Workspace(path) if path else Workspace.from_config()
+
+
 def _ray_target(name: str, entry: dict[str, Any], source: str) -> Any:
     from .targets.ray import RayCluster
 
@@ -101,7 +114,7 @@ def _install_hooks() -> None:
 
     for name, function in (("submit", _submit), ("wait", _wait), ("cancel", _cancel),
                            ("repr_html", _repr_html), ("run_url", _run_url),
-                           ("context_run", _context_run)):
+                           ("context_run", _context_run), ("workspace", _workspace)):
         hooks.register(name, function)
     hooks.target_types["ray"] = _ray_target
 
@@ -129,16 +142,20 @@ if TYPE_CHECKING:  # pragma: no cover
     from .api.config import RunConfiguration, ScriptRunConfig
     from .api.environment import CondaDependencies, Environment
     from .api.experiment import Experiment
+    from .api.model import AciWebservice, InferenceConfig, Model, Webservice
     from .api.run import Run
     from .api.workspace import Workspace
     from .core.errors import (
         ArtifactError,
         ArtifactNotFound,
         ConfigError,
+        DatasetNotFound,
+        DatastoreNotFound,
         EnvironmentBuildError,
         EnvironmentNotFound,
         EnvironmentSpecError,
         MetricError,
+        ModelNotFound,
         NotFoundError,
         RunEnvironmentError,
         RunFailed,
