@@ -22,7 +22,9 @@ _EXPORTS = {
     "ArtifactNotFound": ".core.errors",
     "CondaDependencies": ".api.environment",
     "ConfigError": ".core.errors",
+    "DataPath": ".api.datastore",
     "DatasetNotFound": ".core.errors",
+    "Datastore": ".api.datastore",
     "DatastoreNotFound": ".core.errors",
     "Environment": ".api.environment",
     "EnvironmentBuildError": ".core.errors",
@@ -140,6 +142,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # pragma: no cover
     from .api.config import RunConfiguration, ScriptRunConfig
+    from .api.datastore import DataPath, Datastore
     from .api.environment import CondaDependencies, Environment
     from .api.experiment import Experiment
     from .api.model import AciWebservice, InferenceConfig, Model, Webservice

@@ -17,6 +17,7 @@ from ..inrun import context as _context
 
 if TYPE_CHECKING:
     from ..store.db import Store
+    from .datastore import Datastore
     from .experiment import Experiment
     from .workconfig import WorkspaceConfig
 
@@ -129,6 +130,29 @@ class Workspace:
                 path=str(start),
             )
         return cls(found)
+
+    def get_default_datastore(self) -> Datastore:
+        """The default datastore (``workspaceblobstore``, a folder under ``.runner/``)."""
+        from .datastore import Datastore
+
+        return Datastore(self)
+
+    def set_default_datastore(self, name: str) -> None:
+        """Make the registered datastore ``name`` the default.
+
+        Raises:
+            DatastoreNotFound: it is not registered.
+        """
+        from .datastore import Datastore
+
+        Datastore(self, name).set_as_default()
+
+    @property
+    def datastores(self) -> dict[str, Datastore]:
+        """Every datastore of the workspace, by name."""
+        from .datastore import Datastore
+
+        return {d.name: d for d in Datastore.list(self)}
 
     def _experiment(self, name: str) -> Experiment:
         """The experiment ``name`` of this workspace (made on first use)."""
