@@ -23,6 +23,9 @@ _EXPORTS = {
     "CondaDependencies": ".api.environment",
     "ConfigError": ".core.errors",
     "DataPath": ".api.datastore",
+    "DataType": ".api.dataset",
+    "Dataset": ".api.dataset",
+    "DatasetConsumptionConfig": ".api.data_io",
     "DatasetNotFound": ".core.errors",
     "Datastore": ".api.datastore",
     "DatastoreNotFound": ".core.errors",
@@ -31,11 +34,13 @@ _EXPORTS = {
     "EnvironmentNotFound": ".core.errors",
     "EnvironmentSpecError": ".core.errors",
     "Experiment": ".api.experiment",
+    "FileDataset": ".api.dataset",
     "InferenceConfig": ".api.model",
     "MetricError": ".core.errors",
     "Model": ".api.model",
     "ModelNotFound": ".core.errors",
     "NotFoundError": ".core.errors",
+    "OutputFileDatasetConfig": ".api.data_io",
     "RayCluster": ".targets.ray",
     "Run": ".api.run",
     "RunConfiguration": ".api.config",
@@ -47,6 +52,7 @@ _EXPORTS = {
     "ScriptRunConfig": ".api.config",
     "SnapshotError": ".core.errors",
     "StoreError": ".core.errors",
+    "TabularDataset": ".api.dataset",
     "UsageError": ".core.errors",
     "Webservice": ".api.model",
     "Workspace": ".api.workspace",
@@ -142,6 +148,8 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # pragma: no cover
     from .api.config import RunConfiguration, ScriptRunConfig
+    from .api.data_io import DatasetConsumptionConfig, OutputFileDatasetConfig
+    from .api.dataset import Dataset, DataType, FileDataset, TabularDataset
     from .api.datastore import DataPath, Datastore
     from .api.environment import CondaDependencies, Environment
     from .api.experiment import Experiment

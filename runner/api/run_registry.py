@@ -84,6 +84,30 @@ class RunRegistry:
                          framework_version=model_framework_version, run=self,
                          source=f"{self._id}/{wanted}")
 
+    @property
+    def input_datasets(self) -> dict[str, Any]:
+        """The run's named inputs: ``{"train": path}`` for file datasets given with
+        ``as_mount()``/``as_download()``, the dataset itself for tabular ones."""
+        from ..registry import assets as _assets
+        from .dataset import input_values
+
+        workspace = self._local_workspace("input_datasets")
+        return input_values(workspace, _assets.run_datasets(workspace.store, self._id, "input"))
+
+    @property
+    def output_datasets(self) -> dict[str, str]:
+        """The run's named outputs: ``{"model_out": folder on its datastore}``."""
+        from ..registry import assets as _assets
+
+        workspace = self._local_workspace("output_datasets")
+        return {r["name"]: r["path"] for r in
+                _assets.run_datasets(workspace.store, self._id, "output")}
+
+    def _dataset_details(self) -> dict[str, list[dict[str, Any]]]:
+        from .data_io import dataset_details
+
+        return dataset_details(self._experiment.workspace, self._id)
+
     def get_models(self) -> list[Any]:
         """The model versions registered from this run, newest first."""
         from .model import Model
