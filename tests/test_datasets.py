@@ -222,3 +222,16 @@ def test_as_hdfs_is_refused_naming_the_modes_there_are(csvs):
     """as_hdfs() raises UsageError pointing to as_mount and as_download."""
     with pytest.raises(UsageError, match="as_mount"):
         Dataset.File.from_files(str(csvs)).as_named_input("x").as_hdfs()
+
+
+def test_upload_directory_copies_and_returns_a_dataset_and_ws_lists_datasets(ws, csvs):
+    """Dataset.File.upload_directory copies a folder to a datastore path and returns its
+    dataset; ws.datasets lists the latest version of each registered name."""
+    store = ws.get_default_datastore()
+
+    dataset = Dataset.File.upload_directory(csvs, (store, "up"), show_progress=False)
+    dataset.register(ws, "uploaded")
+
+    assert ["/a.csv", "/more/b.csv", "/notes.txt"] == dataset.to_path()
+    assert (store.root / "up" / "more" / "b.csv").is_file()
+    assert ["uploaded"] == list(ws.datasets)

@@ -260,3 +260,12 @@ def test_deployment_is_refused_naming_what_to_do(ws, model_file):
 def test_offline_context_has_no_register_model():
     """Outside a submitted run, Run.get_context() is offline and has no register_model."""
     assert not hasattr(Run.get_context(), "register_model")
+
+
+def test_workspace_models_has_the_latest_version_of_each_name(ws, model_file):
+    """ws.models maps each model name to its latest version."""
+    Model.register(ws, model_file, "a")
+    Model.register(ws, model_file, "a")
+    Model.register(ws, model_file, "b")
+
+    assert {"a": "a:2", "b": "b:1"} == {k: m.id for k, m in ws.models.items()}

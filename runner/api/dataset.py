@@ -455,6 +455,35 @@ class _FileFactory:
         return FileDataset({"type": "file", "sources": sources}, workspace)
 
 
+    @staticmethod
+    def upload_directory(src_dir: str | os.PathLike[str], target: Any,
+                         pattern: str | None = None, overwrite: bool = False,
+                         show_progress: bool = True) -> FileDataset:
+        """Copy folder ``src_dir`` to ``target`` (``(datastore, 'path')`` or a DataPath)
+        and return a file dataset of what is there.
+
+        Raises:
+            UsageError: ``target`` is not a datastore path, or leaves the datastore.
+        """
+        from .datastore import DataPath
+
+        if isinstance(target, tuple) and len(target) == 2:
+            target = DataPath(target[0], target[1])
+        if not isinstance(target, DataPath):
+            raise UsageError("upload_directory: target must be (datastore, 'path') or a "
+                             "DataPath.")
+        store = target.datastore
+        source = Path(src_dir)
+        if pattern:
+            files = [p for p in source.glob(pattern) if p.is_file()]
+            store.upload_files(files, relative_root=source, target_path=target.path_on_datastore,
+                               overwrite=overwrite, show_progress=show_progress)
+        else:
+            store.upload(source, target.path_on_datastore, overwrite=overwrite,
+                         show_progress=show_progress)
+        return _FileFactory.from_files(target)
+
+
 class _TabularFactory:
     """``Dataset.Tabular``: make tabular datasets."""
 

@@ -369,8 +369,10 @@ class _Progress:
             sys.stdout.write(f"\r{self.verb} [{'#' * filled}{'.' * (width - filled)}] "
                              f"{self.count}/{self.total} files")
             sys.stdout.flush()
+        elif skipped and self.verb == "Downloading":
+            print(f"Path already exists. Skipping download for {source}", flush=True)
         elif skipped:
-            print(f"Target already exists. Skipping {source}", flush=True)
+            print(f"Target already exists. Skipping upload for {source}", flush=True)
         else:
             print(f"{self.verb[:-3]}ed {source}, {self.count} files out of an estimated "
                   f"total of {self.total}", flush=True)

@@ -290,18 +290,21 @@ class Model:
         _assets.set_meta(self.workspace.store, _assets.MODEL, self.name, self.version, "tags",
                          _pairs(tags, "tags"))
         self._reload()
+        print("Model tag add operation complete.")
 
     def remove_tags(self, tags: list[str]) -> None:
         """Remove tags by key."""
         _assets.remove_tags(self.workspace.store, _assets.MODEL, self.name, self.version,
                             list(tags))
         self._reload()
+        print("Model tag remove operation complete.")
 
     def add_properties(self, properties: dict[str, Any]) -> None:
         """Add properties (changing one is an error: they are add-only)."""
         _assets.set_meta(self.workspace.store, _assets.MODEL, self.name, self.version,
                          "properties", _pairs(properties, "properties"))
         self._reload()
+        print("Model properties add operation complete.")
 
     def update(self, tags: dict[str, Any] | None = None, description: str | None = None,
                **kwargs: Any) -> None:
