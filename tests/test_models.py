@@ -269,3 +269,27 @@ def test_workspace_models_has_the_latest_version_of_each_name(ws, model_file):
     Model.register(ws, model_file, "b")
 
     assert {"a": "a:2", "b": "b:1"} == {k: m.id for k, m in ws.models.items()}
+
+
+def test_model_catalog_groups_versions_with_their_run_and_files(ws, exp):
+    """model_catalog lists each name with its versions (newest first), run and files;
+    run_id= keeps the models of one run."""
+    from runner.api.model import model_catalog
+
+    with exp.start_logging(snapshot_directory=None) as run:
+        pass
+    (run.folder / "outputs").mkdir(exist_ok=True)
+    (run.folder / "outputs" / "m.pkl").write_bytes(b"m")
+    run.register_model("m", "outputs/m.pkl")
+    run.register_model("m", "outputs/m.pkl")
+    Model.register(ws, run.folder / "outputs" / "m.pkl", "other")
+
+    catalog = model_catalog(ws)
+    (only_run,) = model_catalog(ws, run_id=run.id)
+
+    assert ["m", "other"] == [c["name"] for c in catalog]
+    assert [2, 1] == [v["version"] for v in catalog[0]["versions"]]
+    assert (2, run.id, [{"path": "m.pkl", "size": 1}]) == (
+        catalog[0]["latest"], catalog[0]["versions"][0]["runId"],
+        catalog[0]["versions"][0]["files"])
+    assert "m" == only_run["name"]
