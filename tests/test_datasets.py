@@ -235,3 +235,26 @@ def test_upload_directory_copies_and_returns_a_dataset_and_ws_lists_datasets(ws,
     assert ["/a.csv", "/more/b.csv", "/notes.txt"] == dataset.to_path()
     assert (store.root / "up" / "more" / "b.csv").is_file()
     assert ["uploaded"] == list(ws.datasets)
+
+
+def test_a_linked_file_is_stored_by_its_targets_bytes(ws, csvs, tmp_path):
+    """A symlink in a dataset folder is frozen as the content of the file it points to."""
+    target = tmp_path / "elsewhere.csv"
+    target.write_text("x,y\n7,8\n")
+    (csvs / "linked.csv").symlink_to(target)
+
+    dataset = Dataset.File.from_files(str(csvs)).register(ws, "linked")
+    target.write_text("changed\n")
+
+    written = dataset.download(tmp_path / "dl")
+    assert "x,y\n7,8\n" == Path(next(w for w in written if w.endswith("linked.csv"))).read_text()
+
+
+def test_mount_of_a_local_dataset_freezes_it_into_the_current_workspace(ws, csvs, monkeypatch):
+    """mount() of an unregistered local dataset uses the workspace found from the folder."""
+    monkeypatch.setenv("RUNNER_WORKSPACE", str(ws.root))
+
+    with Dataset.File.from_files(str(csvs)).mount() as mounted:
+        folder = Path(mounted.mount_point)
+        assert ws.paths.snapshots in folder.parents
+        assert "x,y\n5,6\n" == (folder / "more" / "b.csv").read_text()

@@ -185,9 +185,18 @@ class AbstractDataset:
         """The snapshot id of the dataset's files (freezing them if not registered)."""
         if self._row is not None:
             return self._row["snapshot_id"]
+        workspace.paths.tmp.mkdir(parents=True, exist_ok=True)
         files = _paths.resolve(workspace, self._spec["sources"], workspace.paths.tmp)
         base = Path(os.path.commonpath([str(p.parent) for _, p in files]))
-        return _content.freeze(workspace.paths, base, files).id
+        try:
+            return _content.freeze(workspace.paths, base, files).id
+        finally:
+            import shutil
+
+            for _, path in files:  # fetched http(s) files: stored now, not needed any more
+                if path.parent.name.startswith("url-") and path.parent.parent == \
+                        workspace.paths.tmp:
+                    shutil.rmtree(path.parent, ignore_errors=True)
 
     def add_tags(self, tags: dict[str, Any]) -> None:
         """Add or change tags of a registered version."""
@@ -253,9 +262,10 @@ class AbstractDataset:
         The folder is the frozen snapshot itself (an unregistered dataset is frozen
         first); with ``mount_point``, a symlink there points to it while mounted.
         """
-        if self._workspace is None:
-            raise UsageError("mount() needs a workspace: define the dataset with a datastore "
-                             "path or register it first.")
+        if self._workspace is None:  # a local dataset: freeze it into the current workspace
+            from . import hooks
+
+            self._workspace = hooks.call("workspace", None)
         return MountContext(self, mount_point)
 
     def as_named_input(self, name: str) -> DatasetConsumptionConfig:

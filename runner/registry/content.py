@@ -76,7 +76,9 @@ def freeze(paths: WorkspacePaths, base: Path,
                                 path=str(path)) from exc
         if not stat.S_ISREG(st.st_mode):
             raise NotFoundError(f"{str(path)!r} is not a regular file.", path=str(path))
-        entries.append(_snapshots.FileEntry(rel, str(path), st.st_size, "file",
+        # The real path: the store reads without following links (a link's target is
+        # what a dataset or model means).
+        entries.append(_snapshots.FileEntry(rel, os.path.realpath(path), st.st_size, "file",
                                             bool(st.st_mode & 0o100), None, st.st_mtime_ns,
                                             st.st_ino, st.st_ctime_ns))
         total += st.st_size
