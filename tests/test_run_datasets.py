@@ -197,3 +197,37 @@ def test_bad_data_arguments_are_refused_before_a_run_is_made(ws, exp, csvs, src)
         exp.submit(ScriptRunConfig(src, "read.py", arguments=[
             dataset.as_named_input("train").as_mount()]))
     assert [] == list(ws.store.query_runs(include_children=True))
+
+
+def test_input_datasets_in_a_run_imports_only_the_standard_library(ws, exp, csvs, script_run):
+    """run.input_datasets inside a run (file and tabular inputs) loads no third-party module."""
+    import os
+    import subprocess
+    import sys
+
+    from runner.registry import assets
+
+    run_id = script_run()
+    table = Dataset.Tabular.from_delimited_files(str(csvs)).register(ws, "table")
+    files = Dataset.File.from_files(str(csvs)).register(ws, "files")
+    assets.record_run_datasets(ws.store, run_id, [
+        {"direction": "input", "name": n, "dataset": d.name, "version": d.version,
+         "snapshot_id": d.snapshot_id, "mode": "mount", "path": "/p", "spec": d._spec}
+        for n, d in (("t", table), ("f", files))])
+    code = (
+        "import json, sys\n"
+        "before = set(sys.modules)\n"
+        "from runner import Run\n"
+        "inputs = Run.get_context().input_datasets\n"
+        "print(json.dumps([type(inputs['t']).__name__, inputs['f'], sorted(\n"
+        "    m for m in set(sys.modules) - before if m.split('.')[0] not in\n"
+        "    (*sys.stdlib_module_names, 'runner'))]))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RUNNER_")}
+    env.update(RUNNER_WORKSPACE=str(ws.root), RUNNER_RUN_ID=run_id, RUNNER_EXPERIMENT=exp.name)
+
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True, timeout=60)
+
+    assert 0 == proc.returncode, proc.stderr
+    assert ["TabularDataset", "/p", []] == json.loads(proc.stdout)
