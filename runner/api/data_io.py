@@ -48,7 +48,11 @@ def _check_input_name(name: Any) -> str:
 
 
 class DatasetConsumptionConfig:
-    """How a run consumes a dataset: its input name and mode (direct, mount, download)."""
+    """How a run consumes a dataset: its input name and mode (direct, mount, download).
+
+    ``path_on_compute`` is accepted and not used: the path is always the frozen
+    folder (mount, direct) or ``.inputs/<name>`` in the run's folder (download).
+    """
 
     def __init__(self, name: str, dataset: AbstractDataset, mode: str = "direct",
                  path_on_compute: str | None = None) -> None:

@@ -277,6 +277,8 @@ class Datastore:
         files = []
         for p in sorted(root.rglob("*")):
             name = p.relative_to(root).as_posix()
+            if p.name.startswith(".") and p.name.endswith(".part"):
+                continue  # an upload in progress
             if p.is_file() and (not rel or name == rel or name.startswith(rel)):
                 files.append((p, out / name))
         return _transfer(files, overwrite, show_progress, "Downloading", None)
