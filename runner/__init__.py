@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from .core.version import __version__
 
 _EXPORTS = {
+    "AciWebservice": ".api.model",
     "ActivityFailedException": ".core.errors:RunFailed",
     "ArtifactError": ".core.errors",
     "ArtifactNotFound": ".core.errors",
@@ -24,6 +25,13 @@ _EXPORTS = {
     "CondaDependencies": ".api.environment",
     "ConfigError": ".core.errors",
     "EarlyTerminationPolicy": ".sweep.policy",
+    "DataPath": ".api.datastore",
+    "DataType": ".api.dataset",
+    "Dataset": ".api.dataset",
+    "DatasetConsumptionConfig": ".api.data_io",
+    "DatasetNotFound": ".core.errors",
+    "Datastore": ".api.datastore",
+    "DatastoreNotFound": ".core.errors",
     "Environment": ".api.environment",
     "EnvironmentBuildError": ".core.errors",
     "EnvironmentNotFound": ".core.errors",
@@ -39,6 +47,13 @@ _EXPORTS = {
     "NotFoundError": ".core.errors",
     "PrimaryMetricGoal": ".sweep.policy",
     "RandomParameterSampling": ".sweep.sampling",
+    "FileDataset": ".api.dataset",
+    "InferenceConfig": ".api.model",
+    "MetricError": ".core.errors",
+    "Model": ".api.model",
+    "ModelNotFound": ".core.errors",
+    "NotFoundError": ".core.errors",
+    "OutputFileDatasetConfig": ".api.data_io",
     "RayCluster": ".targets.ray",
     "Run": ".api.run",
     "RunConfiguration": ".api.config",
@@ -51,7 +66,9 @@ _EXPORTS = {
     "SnapshotError": ".core.errors",
     "StoreError": ".core.errors",
     "TruncationSelectionPolicy": ".sweep.policy",
+    "TabularDataset": ".api.dataset",
     "UsageError": ".core.errors",
+    "Webservice": ".api.model",
     "Workspace": ".api.workspace",
     "WorkspaceNotFound": ".core.errors",
     "choice": ".sweep.space",
@@ -148,6 +165,12 @@ def _context_run(ctx: Any) -> Any:
     return Run(Workspace(ctx.workspace)._experiment(ctx.experiment), ctx.run_id, _in_run=True)
 
 
+def _workspace(path: Any = None) -> Any:
+    from .api.workspace import Workspace
+
+    return Workspace(path) if path else Workspace.from_config()
+
+
 def _ray_target(name: str, entry: dict[str, Any], source: str) -> Any:
     from .sweep.config import HyperDriveConfig
     from .sweep.policy import (
@@ -188,7 +211,7 @@ def _install_hooks() -> None:
 
     for name, function in (("submit", _submit), ("wait", _wait), ("cancel", _cancel),
                            ("repr_html", _repr_html), ("run_url", _run_url),
-                           ("context_run", _context_run)):
+                           ("context_run", _context_run), ("workspace", _workspace)):
         hooks.register(name, function)
     hooks.target_types["ray"] = _ray_target
     hooks.run_types["hyperdrive"] = _hyperdrive_run
@@ -216,18 +239,25 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # pragma: no cover
     from .api.config import RunConfiguration, ScriptRunConfig
+    from .api.data_io import DatasetConsumptionConfig, OutputFileDatasetConfig
+    from .api.dataset import Dataset, DataType, FileDataset, TabularDataset
+    from .api.datastore import DataPath, Datastore
     from .api.environment import CondaDependencies, Environment
     from .api.experiment import Experiment
+    from .api.model import AciWebservice, InferenceConfig, Model, Webservice
     from .api.run import Run
     from .api.workspace import Workspace
     from .core.errors import (
         ArtifactError,
         ArtifactNotFound,
         ConfigError,
+        DatasetNotFound,
+        DatastoreNotFound,
         EnvironmentBuildError,
         EnvironmentNotFound,
         EnvironmentSpecError,
         MetricError,
+        ModelNotFound,
         NotFoundError,
         RunEnvironmentError,
         RunFailed,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from runner import Experiment, Workspace
+from runner import Dataset, Experiment, Model, Workspace
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -142,3 +142,36 @@ def test_sweep_ridge_prints_the_best_run_and_the_policy_cancels_some_trials(tmp_
     assert canceled and all(t["error"].startswith("BanditPolicy") for t in canceled)
     assert f"Best run is: {best['run_id']} with alpha {best['hyperparameters']['--alpha']}" \
         in out
+    best = min(zip(metrics["mse"], metrics["alpha"]))[1]
+    listed = _runner(ws, "model", "list")
+    assert "best_model  1" in listed and run.id in listed
+    assert [{"path": f"ridge_{best:.2f}.pkl"}] == [
+        {"path": f["path"]} for f in Model(ws, "best_model").get_files()]
+
+
+def _runner(ws: Workspace, *args: str) -> str:
+    """The output of the ``runner`` command on ``ws`` (fails on a non-zero exit)."""
+    proc = subprocess.run([sys.executable, "-m", "runner", "--workspace", str(ws.root), *args],
+                          capture_output=True, text=True, timeout=60)
+    assert 0 == proc.returncode, proc.stdout + proc.stderr
+    return proc.stdout
+
+
+def test_train_with_dataset_trains_on_a_registered_tabular_dataset(tmp_path, ws):
+    """train-with-dataset registers the CSVs as diabetes-tabular:1, the run reads it as a
+    download, its predictions become diabetes-predictions:1, and the model records the run."""
+    pytest.importorskip("pandas")
+    out = run_example(tmp_path, ws, "train-with-dataset", "submit.py")
+
+    (run,) = Experiment(ws, "train-with-dataset").get_runs()
+    details = run.get_details()
+    model = Model(ws, "diabetes-ridge")
+    assert "Completed" == details["status"]
+    assert 442 == run.get_metrics()["rows"]
+    assert [("diabetes-tabular", 1, "Download")] == [
+        (i["dataset"]["name"], i["dataset"]["version"], i["consumptionDetails"]["mechanism"])
+        for i in details["inputDatasets"]]
+    assert ["/predictions.csv"] == Dataset.get_by_name(ws, "diabetes-predictions").to_path()
+    assert (1, run.id) == (model.version, model.run_id)
+    assert "Input files: ['part-0.csv', 'part-1.csv', 'part-2.csv']" in out
+    assert "Input diabetes:" in _runner(ws, "show", run.id)

@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "runner"
 LAYERS: dict[str, int] = {
     "core": 0,
     "inrun": 1,
-    "store": 2, "snapshot": 2, "envs": 2,
+    "store": 2, "snapshot": 2, "envs": 2, "registry": 2,
     "api": 3,
     "execution": 4,
     "targets": 5, "sweep": 5,

@@ -25,5 +25,12 @@ src.run_config.environment = env
 run = exp.submit(src)  # returns at once; the run goes on by itself
 run.wait_for_completion(show_output=True)
 
-print("Metrics:", run.get_metrics())
+metrics = run.get_metrics()
+print("Metrics:", metrics)
 print("Files:", run.get_file_names())
+
+# Register the model with the lowest mse; it shows in `runner model list`.
+best_alpha = min(zip(metrics["mse"], metrics["alpha"]))[1]
+model = run.register_model(model_name="best_model",
+                           model_path=f"outputs/ridge_{best_alpha:.2f}.pkl")
+print(f"Registered model {model.name} version {model.version} (alpha {best_alpha:.2f})")

@@ -16,6 +16,9 @@ Hooks:
     context_run(context) -> Run   the Run of a submitted script (local, or one that
         logs through a tracking server): made where both ``Run`` and what uses it
         (``Experiment``, ``RemoteRun``) can be imported
+    workspace(path=None) -> Workspace   the workspace at ``path``, else found from the
+        current folder (``Workspace.from_config``), for API modules that ``workspace``
+        itself leads to (the registry's, through ``Run``)
     target_types: ``config.yaml`` ``type:`` value -> from_config(name, entry, source)
     run_types: a run ``type`` -> a function giving the ``Run`` subclass for it (a sweep's
         parent is a ``HyperDriveRun``), as v1 rehydrated runs by type

@@ -39,6 +39,7 @@ from ..store import proc as _proc
 from . import hooks
 from .run_files import RunFiles
 from .run_metrics import RunMetrics
+from .run_registry import RunRegistry
 
 if TYPE_CHECKING:
     from .experiment import Experiment
@@ -52,7 +53,7 @@ def _iso(ts: float | None) -> str | None:
     return datetime.fromtimestamp(ts, timezone.utc).isoformat().replace("+00:00", "Z")
 
 
-class Run(RunMetrics, RunFiles):
+class Run(RunMetrics, RunFiles, RunRegistry):
     """One run of an experiment: log into it, read it back, end it.
 
     Open any run from any process with ``Run(experiment, run_id)`` or
@@ -265,8 +266,7 @@ class Run(RunMetrics, RunFiles):
             "properties": self.get_properties(),
             "tags": self.get_tags(),
             "parameters": self._store.params([self._id]).get(self._id, {}),
-            "inputDatasets": [],
-            "outputDatasets": [],
+            **self._dataset_details(),
             "runDefinition": row["definition"] or {},
             "logFiles": self._log_files(),
             "submittedBy": _user(),

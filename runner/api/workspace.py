@@ -17,7 +17,10 @@ from ..inrun import context as _context
 
 if TYPE_CHECKING:
     from ..store.db import Store
+    from .dataset import AbstractDataset
+    from .datastore import Datastore
     from .experiment import Experiment
+    from .model import Model
     from .workconfig import WorkspaceConfig
 
 
@@ -129,6 +132,43 @@ class Workspace:
                 path=str(start),
             )
         return cls(found)
+
+    def get_default_datastore(self) -> Datastore:
+        """The default datastore (``workspaceblobstore``, a folder under ``.runner/``)."""
+        from .datastore import Datastore
+
+        return Datastore(self)
+
+    def set_default_datastore(self, name: str) -> None:
+        """Make the registered datastore ``name`` the default.
+
+        Raises:
+            DatastoreNotFound: it is not registered.
+        """
+        from .datastore import Datastore
+
+        Datastore(self, name).set_as_default()
+
+    @property
+    def datastores(self) -> dict[str, Datastore]:
+        """Every datastore of the workspace, by name."""
+        from .datastore import Datastore
+
+        return {d.name: d for d in Datastore.list(self)}
+
+    @property
+    def datasets(self) -> dict[str, AbstractDataset]:
+        """The latest version of every registered dataset, by name."""
+        from .dataset import Dataset
+
+        return Dataset.get_all(self)
+
+    @property
+    def models(self) -> dict[str, Model]:
+        """The latest version of every registered model, by name."""
+        from .model import Model
+
+        return {m.name: m for m in sorted(Model.list(self, latest=True), key=lambda m: m.name)}
 
     def _experiment(self, name: str) -> Experiment:
         """The experiment ``name`` of this workspace (made on first use)."""

@@ -371,6 +371,7 @@ def show(run_id: str, as_json: bool) -> None:
     lines += _render.definition_lines(details.get("runDefinition") or {})
     lines.append(("Tags", _render.pairs(details["tags"])))
     lines.append(("Properties", _render.pairs(details["properties"])))
+    lines += _render.dataset_lines(details)
     lines.append(("Files", f"{len(run.get_file_names())} (list them with "
                            f"`runner files {run_id}`)"))
     logs = sorted(details.get("logFiles") or {})
@@ -471,6 +472,7 @@ def download(run_id: str, name: str | None, output_dir: str) -> None:
 _EXTRA_COMMAND_MODULES = (
     "runner.cli.submit", "runner.cli.env", "runner.cli.studio", "runner.cli.server",
     "runner.cli.sweep",
+    "runner.cli.model",
 )
 
 

@@ -196,3 +196,26 @@ def definition_lines(definition: dict[str, Any]) -> list[tuple[str, str]]:
     return lines
 
 
+
+
+def dataset_lines(details: dict[str, Any]) -> list[tuple[str, str]]:
+    """``Input <name>`` / ``Output <name>`` lines of a run's datasets: version and path."""
+    lines: list[tuple[str, str]] = []
+    for item in details.get("inputDatasets") or []:
+        ds = item.get("dataset") or {}
+        use = item.get("consumptionDetails") or {}
+        which = f"{ds['name']}:{ds['version']}" if ds.get("name") else \
+            f"unregistered (snapshot {str(ds.get('snapshotId'))[:12]})"
+        lines.append((f"Input {use.get('inputName')}",
+                      f"{which} as {str(use.get('mechanism', '')).lower()} "
+                      f"at {use.get('pathOnCompute')}"))
+    for item in details.get("outputDatasets") or []:
+        ds = item.get("dataset") or {}
+        name = (item.get("outputDetails") or {}).get("outputName")
+        text = f"{item.get('datastore')}:{item.get('pathOnDatastore')}"
+        if ds.get("name"):
+            text += f", registered as {ds['name']}:{ds['version']}"
+        if item.get("error"):
+            text += f" ({item['error']})"
+        lines.append((f"Output {name}", text))
+    return lines

@@ -10,7 +10,10 @@ Each class says when it is raised, carries its context as keyword data and an
     │   │   ├── WorkspaceNotFound
     │   │   ├── RunNotFound
     │   │   ├── ArtifactNotFound
-    │   │   └── EnvironmentNotFound
+    │   │   ├── EnvironmentNotFound
+    │   │   ├── ModelNotFound
+    │   │   ├── DatasetNotFound
+    │   │   └── DatastoreNotFound
     │   ├── ArtifactError            2  artifact name invalid or already taken
     │   ├── MetricError              2  a value or shape log*() cannot store
     │   ├── SnapshotError            5  the source tree cannot be captured
@@ -78,6 +81,19 @@ class ArtifactNotFound(NotFoundError):
 
 class EnvironmentNotFound(NotFoundError):
     """Raised when an environment name or version is unknown."""
+
+
+class ModelNotFound(NotFoundError):
+    """Raised when a model name, version or id is not registered in the workspace."""
+
+
+class DatasetNotFound(NotFoundError):
+    """Raised when a dataset name or version is not registered, or a dataset's files
+    are missing."""
+
+
+class DatastoreNotFound(NotFoundError):
+    """Raised when a datastore name is not registered in the workspace."""
 
 
 class ArtifactError(UsageError):

@@ -12,6 +12,8 @@
       envs/<hash>/           managed virtualenvs, complete ones only
       envs/.tmp/             builds in progress
       environments/<name>/   registered environment versions (<version>.yml)
+      datastores/<name>/     folders of datastores registered without a path of their own
+                             (the default one, workspaceblobstore)
       runs/<run_id>/         record of one run: outputs/, logs/, uploaded files
                              (while it runs, also the working copy of its snapshot)
       shim/                  what a run's interpreter gets on its path (runner, azureml)
@@ -58,6 +60,10 @@ class WorkspacePaths:
     @property
     def envs(self) -> Path:
         return self.runner_dir / "envs"
+
+    @property
+    def datastores(self) -> Path:
+        return self.runner_dir / "datastores"
 
     @property
     def runs(self) -> Path:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..api.config import LOCAL, ResolvedConfig, ScriptRunConfig, resolve_config
+from ..api.data_io import bind_data
 from ..core.errors import UsageError
 from ..core.params import parse_arguments
 from ..core.status import QUEUED
@@ -88,6 +89,8 @@ def submit(experiment: Experiment, config: ScriptRunConfig, tags: dict[str, Any]
             f"submit() got unexpected arguments: {', '.join(sorted(kwargs))}{hint}.")
     ws = experiment.workspace
     settings = ws.config
+    new_id = run_id or new_run_id(experiment.name)
+    config, data = bind_data(ws, config, new_id)  # dataset arguments become local paths
     resolved = resolve_config(config, settings.compute_targets)
     remote = None if resolved.target == LOCAL else resolved.target
     source = Path(resolved.source_directory)
@@ -121,7 +124,7 @@ def submit(experiment: Experiment, config: ScriptRunConfig, tags: dict[str, Any]
         snapshot_id = snapshot.id
     else:
         snapshot_id = _snapshot_id
-    run_id = run_id or new_run_id(experiment.name)
+    run_id = new_id
     env_dict = resolved.environment.to_dict() if resolved.environment is not None else None
     if env_dict is not None:
         # The supervisor runs in another folder: a relative interpreter path means this one.
@@ -133,6 +136,7 @@ def submit(experiment: Experiment, config: ScriptRunConfig, tags: dict[str, Any]
     definition = _definition(resolved, source, env_dict)
     pid, started = _proc.identity()
     run_dir = ws.paths.run_dir(run_id)
+    data.commit(remote)
     store.insert_run(
         run_id, experiment.name, parent_id=_parent_id, type=_RUN_TYPE, status=QUEUED,
         created=time.time(), owner_pid=pid, owner_start=started,

@@ -251,6 +251,7 @@ class Supervisor(RunOwner):
         self._finish(status, error)
 
     def _finish(self, status: str, error: dict[str, Any] | None) -> None:
+        self._finish_outputs(status)
         system = self.samples.summary(self.rusage)
         self.store.update_run(
             self.run_id, status=status, end_time=time.time(), error=error,
@@ -260,6 +261,16 @@ class Supervisor(RunOwner):
         self._touch(status)
 
     # ------------------------------------------------------------ helpers
+
+    def _finish_outputs(self, status: str) -> None:
+        """Keep the run's output datasets (registering them when it completed)."""
+        from ..api.data_io import finish_outputs
+
+        try:
+            for problem in finish_outputs(self.ws, self.run_id, status):
+                self._log(problem)
+        except Exception:  # noqa: BLE001 - the run still ends, with its status
+            self._log(traceback.format_exc())
 
     def _script_error(self) -> dict[str, Any] | None:
         path = self.run_dir / ".sys" / "error.json"

@@ -402,6 +402,18 @@ def take_snapshot(paths: WorkspacePaths, source_dir: str | os.PathLike[str],
     walk_start = time.time_ns()
     selection = select_files(source_dir)
     check_limits(selection, limits or SnapshotLimits())
+    return store_selection(paths, selection, walk_start)
+
+
+def store_selection(paths: WorkspacePaths, selection: Selection,
+                    walk_start: int | None = None) -> SnapshotInfo:
+    """Store the files of ``selection`` (from :func:`select_files`, or built by a caller
+    such as the model registry) as a snapshot, reusing what is stored already.
+
+    Raises:
+        StoreError: The workspace could not be written.
+    """
+    walk_start = time.time_ns() if walk_start is None else walk_start
     cache = _copy.StatCache(paths.snapshots / "cache", selection.source, paths.tmp)
     digests, todo = cache.lookup(selection.files)
     try:

@@ -84,4 +84,39 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE runs ADD COLUMN gpus TEXT;
     """,
+    # 4: the registry (runner/registry): models and datasets (versioned assets whose
+    # files are snapshots), datastores, and the datasets each run read and wrote
+    """
+    CREATE TABLE asset_names (
+        kind TEXT NOT NULL, name TEXT NOT NULL, last_version INTEGER NOT NULL,
+        PRIMARY KEY (kind, name)
+    ) WITHOUT ROWID;
+    CREATE TABLE assets (
+        kind TEXT NOT NULL,
+        name TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        snapshot_id TEXT NOT NULL,
+        spec TEXT NOT NULL,
+        description TEXT,
+        run_id TEXT,
+        created REAL NOT NULL,
+        PRIMARY KEY (kind, name, version)
+    ) WITHOUT ROWID;
+    CREATE INDEX assets_by_run ON assets(run_id);
+    CREATE TABLE asset_meta (
+        kind TEXT NOT NULL, name TEXT NOT NULL, version INTEGER NOT NULL,
+        field TEXT NOT NULL, key TEXT NOT NULL, value TEXT,
+        PRIMARY KEY (kind, name, version, field, key)
+    ) WITHOUT ROWID;
+    CREATE TABLE datastores (
+        name TEXT PRIMARY KEY, path TEXT NOT NULL, is_default INTEGER NOT NULL DEFAULT 0,
+        created REAL NOT NULL
+    );
+    CREATE TABLE run_datasets (
+        run_id TEXT NOT NULL, direction TEXT NOT NULL, name TEXT NOT NULL,
+        dataset TEXT, version INTEGER, snapshot_id TEXT, mode TEXT, path TEXT,
+        spec TEXT NOT NULL,
+        PRIMARY KEY (run_id, direction, name)
+    ) WITHOUT ROWID;
+    """,
 ]
