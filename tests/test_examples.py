@@ -120,6 +120,11 @@ def test_train_on_local_submits_a_run_that_logs_and_saves_20_models(tmp_path, ws
     assert 20 == len(metrics["mse"])
     assert [f"outputs/ridge_{a:.2f}.pkl" for a in metrics["alpha"]] == models
     assert "alpha is 0.95, and mse is" in out
+    best = min(zip(metrics["mse"], metrics["alpha"]))[1]
+    listed = _runner(ws, "model", "list")
+    assert "best_model  1" in listed and run.id in listed
+    assert [{"path": f"ridge_{best:.2f}.pkl"}] == [
+        {"path": f["path"]} for f in Model(ws, "best_model").get_files()]
 
 
 def test_sweep_ridge_prints_the_best_run_and_the_policy_cancels_some_trials(tmp_path, ws):
@@ -142,11 +147,6 @@ def test_sweep_ridge_prints_the_best_run_and_the_policy_cancels_some_trials(tmp_
     assert canceled and all(t["error"].startswith("BanditPolicy") for t in canceled)
     assert f"Best run is: {best['run_id']} with alpha {best['hyperparameters']['--alpha']}" \
         in out
-    best = min(zip(metrics["mse"], metrics["alpha"]))[1]
-    listed = _runner(ws, "model", "list")
-    assert "best_model  1" in listed and run.id in listed
-    assert [{"path": f"ridge_{best:.2f}.pkl"}] == [
-        {"path": f["path"]} for f in Model(ws, "best_model").get_files()]
 
 
 def _runner(ws: Workspace, *args: str) -> str:
