@@ -16,6 +16,7 @@ from ..store import proc as _proc
 from . import hooks
 
 if TYPE_CHECKING:
+    from ..core.filter import Filter
     from .run import Run
     from .workspace import Workspace
 
@@ -58,8 +59,16 @@ class Experiment:
 
     def get_runs(self, type: str | None = None, tags: str | dict[str, Any] | None = None,
                  properties: str | dict[str, Any] | None = None,
-                 include_children: bool = False, status: str | None = None) -> Iterator[Run]:
+                 include_children: bool = False, status: str | None = None,
+                 filter: str | Filter | None = None) -> Iterator[Run]:
         """The experiment's runs, newest first.
+
+        ``filter`` keeps the runs an expression holds for, in the language the studio's
+        runs list and ``runner runs --filter`` share (:mod:`runner.core.filter`), e.g.
+        ``exp.get_runs(filter='metrics.mse < 3000 and params.alpha >= 0.5 and '
+        'status = "Completed"')``: plain fields (``status``, ``name``, ``duration``,
+        ``created`` ...), ``metrics.<name>`` (the last value logged), ``params.<name>``
+        (``run.get_details()["parameters"]``), ``tags.<key>`` and ``properties.<key>``.
 
         Args:
             type: only runs of this type (``interactive``, ``script``, ``child``).
@@ -67,7 +76,19 @@ class Experiment:
             properties: like ``tags``, for properties.
             include_children: include child runs too.
             status: only runs with this status.
+            filter: an expression (text or a parsed :class:`~runner.core.filter.Filter`).
+
+        Raises:
+            FilterError: ``filter`` does not parse; raised at the call, before any run
+                is yielded, with the column and a caret under the spot.
         """
+        from .run_filter import as_filter
+
+        found = as_filter(filter)
+        return self._get_runs(type, tags, properties, include_children, status, found)
+
+    def _get_runs(self, type: str | None, tags: Any, properties: Any, include_children: bool,
+                  status: str | None, found: Filter | None) -> Iterator[Run]:
         from .run import Run
 
         store = self.workspace.store
@@ -83,7 +104,15 @@ class Experiment:
             include_children=include_children,
             status=normalize_status(status) if status else None,
         )
-        for row in _liveness.reconcile_all(store, rows):
+        rows = _liveness.reconcile_all(store, rows)
+        if found is not None:
+            from .run_filter import filter_rows
+
+            last = store.last_metrics([row["id"] for row in rows])
+            for row in rows:
+                row["metrics"] = last.get(row["id"], {})
+            rows = filter_rows(self.workspace, rows, found)
+        for row in rows:
             if status and row["status"] != normalize_status(status):
                 continue
             yield hooks.run_class(row["type"], Run)(self, row["id"], _row=row)
@@ -147,6 +176,8 @@ def list_runs(
     tags: str | dict[str, Any] | None = None,
     tag_keys: Iterable[str] = (),
     include_children: bool = False,
+    parent_id: str | None = None,
+    filter: str | Filter | None = None,
     limit: int | None = None,
 ) -> list[dict[str, Any]]:
     """Runs of the workspace as plain dicts, newest first, for listings (CLI, studio).
@@ -163,13 +194,17 @@ def list_runs(
         tags: a key (runs having that tag) or a dict (runs with all those values).
         tag_keys: more tag keys the runs must have, whatever their value.
         include_children: include child runs too.
-        limit: at most this many runs.
+        parent_id: only the children of this run.
+        filter: only runs this expression holds for (see :meth:`Experiment.get_runs`).
+        limit: at most this many runs (counted after the filter).
 
     Raises:
         UsageError: an unknown status or a limit below 1.
+        FilterError: ``filter`` does not parse.
     """
     from ..core.status import RunStatus
     from ..store.db import _ANY
+    from .run_filter import as_filter, filter_rows
 
     if status is not None:
         try:
@@ -178,6 +213,7 @@ def list_runs(
             raise UsageError(str(exc), status=status) from None
     if limit is not None and limit < 1:
         raise UsageError(f"limit must be at least 1, not {limit}.", limit=limit)
+    found = as_filter(filter)
     spec: dict[str, Any] | None = None
     if isinstance(tags, str):
         spec = {tags: _ANY}
@@ -195,8 +231,8 @@ def list_runs(
         unfinished = tuple(s for s in RunStatus.ALL if s not in RunStatus.TERMINAL)
         _liveness.reconcile_all(store, store.active_runs(unfinished))
     rows = store.query_runs(
-        experiment=experiment, status=status, tags=spec,
-        include_children=include_children, limit=limit,
+        experiment=experiment, status=status, tags=spec, parent_id=parent_id,
+        include_children=include_children, limit=None if found is not None else limit,
     )
     rows = _liveness.reconcile_all(store, rows)
     if status is not None:
@@ -204,4 +240,8 @@ def list_runs(
     last = store.last_metrics([row["id"] for row in rows])
     for row in rows:
         row["metrics"] = last.get(row["id"], {})
+    if found is not None:
+        rows = filter_rows(workspace, rows, found)
+        if limit is not None:
+            rows = rows[:limit]
     return rows

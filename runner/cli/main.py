@@ -260,9 +260,14 @@ def experiments(as_json: bool) -> None:
               help="At most N runs (the newest).")
 @click.option("--all", "-a", "include_children", is_flag=True,
               help="Include child runs.")
+@click.option("--filter", "-f", "filter_text", metavar="EXPR",
+              help="Only runs the expression holds for, e.g. "
+                   "'metrics.mse < 3000 and params.alpha >= 0.5 and status = \"Completed\"' "
+                   "(the studio's runs list and exp.get_runs(filter=...) read the same).")
 @json_option
 def runs(experiment: str | None, status: str | None, tags: tuple[str, ...],
-         limit: int | None, include_children: bool, as_json: bool) -> None:
+         limit: int | None, include_children: bool, filter_text: str | None,
+         as_json: bool) -> None:
     """List runs, newest first."""
     from ..api.experiment import list_runs
 
@@ -279,13 +284,13 @@ def runs(experiment: str | None, status: str | None, tags: tuple[str, ...],
             keys.append(key)
     items = list_runs(
         _workspace(), experiment=experiment, status=status, tags=values or None,
-        tag_keys=keys, include_children=include_children, limit=limit,
+        tag_keys=keys, include_children=include_children, limit=limit, filter=filter_text,
     )
     if as_json:
         _render.echo_json([_render.run_json(row) for row in items])
         return
     if not items:
-        click.echo("No runs found." if (experiment or status or tags) else
+        click.echo("No runs found." if (experiment or status or tags or filter_text) else
                    "No runs yet; submit one with `runner submit SCRIPT`.")
         return
     now = time.time()

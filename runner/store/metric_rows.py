@@ -109,3 +109,54 @@ class MetricRows:
             for run_id, name, last in rows:
                 out.setdefault(run_id, {})[name] = json.loads(last) if last else None
         return out
+
+    def metric_summaries(self, run_id: str, *, system: bool = False) -> list[dict[str, Any]]:
+        """Each metric's name, kind, count, last value and chunk encodings, without its values.
+
+        What a listing of a run's metrics needs, read from the metric rows alone (a
+        million-point series costs nothing here): ``encodings`` is the set of chunk
+        encodings (``d``/``q`` are numbers, ``j`` JSON), ``stepped`` whether any value was
+        logged with a step.
+        """
+        rows = self.read(
+            "SELECT m.name, m.kind, m.count, m.last, "
+            "(SELECT GROUP_CONCAT(DISTINCT c.enc) FROM metric_chunks c WHERE c.metric_id = m.id), "
+            "EXISTS (SELECT 1 FROM metric_chunks c WHERE c.metric_id = m.id "
+            "AND c.steps IS NOT NULL) "
+            "FROM metrics m WHERE m.run_id = ? AND m.system = ? ORDER BY m.name",
+            (run_id, int(system)))
+        return [{"name": name, "kind": kind, "count": count,
+                 "last": json.loads(last) if last else None,
+                 "encodings": set((encs or "").split(",")) - {""}, "stepped": bool(stepped)}
+                for name, kind, count, last, encs, stepped in rows]
+
+    def series_chunks(self, run_id: str, name: str, *, system: bool = False
+                      ) -> tuple[str, list[tuple[int, int, str, list[Any] | None, float]]] | None:
+        """A metric's kind and its chunks' layout, without their data.
+
+        Returns ``(kind, [(seq, n, enc, steps or None, time), ...])`` in order, or None
+        when the run has no such metric; ``steps`` are the logged steps of a chunk's
+        values (None when they were logged without one) and ``time`` when it was written.
+        """
+        found = self.read("SELECT id, kind FROM metrics WHERE run_id = ? AND system = ? "
+                          "AND name = ?", (run_id, int(system), name))
+        if not found:
+            return None
+        metric_id, kind = found[0]
+        rows = self.read("SELECT seq, n, enc, steps, time FROM metric_chunks "
+                         "WHERE metric_id = ? ORDER BY seq", (metric_id,))
+        return kind, [(seq, n, enc, json.loads(steps) if steps else None, at)
+                      for seq, n, enc, steps, at in rows]
+
+    def chunk_data(self, run_id: str, name: str, seqs: list[int], *,
+                   system: bool = False) -> list[tuple[str, bytes]]:
+        """The ``(enc, data)`` of the chunks ``seqs`` of a metric, in ``seq`` order."""
+        out: list[tuple[str, bytes]] = []
+        for i in range(0, len(seqs), 500):
+            part = seqs[i : i + 500]
+            out.extend(self.read(
+                "SELECT c.enc, c.data FROM metric_chunks c JOIN metrics m ON m.id = c.metric_id "
+                "WHERE m.run_id = ? AND m.system = ? AND m.name = ? "
+                f"AND c.seq IN ({', '.join('?' * len(part))}) ORDER BY c.seq",
+                [run_id, int(system), name, *part]))
+        return out

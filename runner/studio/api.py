@@ -28,6 +28,7 @@ from starlette.routing import Route
 
 from ..core.errors import UsageError
 from . import files as _files
+from . import listing as _listing
 from . import queries as _queries
 from .openapi import document
 from .security import FILE_POLICY, same_origin_problem
@@ -72,11 +73,12 @@ def experiments(request: Request) -> Response:
 
 def runs(request: Request) -> Response:
     q = request.query_params
-    return JSON(_queries.runs_page(
+    return JSON(_listing.runs_page(
         _ws(request), experiment=q.get("experiment") or None, status=q.get("status") or None,
         tags=q.getlist("tag"), text=q.get("q"), sort=q.get("sort") or "created",
         order=q.get("order") or "desc", page=_int(request, "page", 1),
-        per_page=_int(request, "per_page", _queries.PER_PAGE),
+        per_page=_int(request, "per_page", _listing.PER_PAGE),
+        filter=q.get("filter") or None, parent=q.get("parent") or None,
     ))
 
 
@@ -96,8 +98,28 @@ def series(request: Request) -> Response:
     name = request.query_params.get("name")
     if not name:
         raise UsageError("series needs ?name=<metric>.")
+    q = request.query_params
     return JSON(_queries.series(_ws(request), request.path_params["run_id"], name,
-                                _int(request, "points", _queries._downsample.DEFAULT_POINTS)))
+                                _int(request, "points", _queries._downsample.DEFAULT_POINTS),
+                                axis=q.get("axis") or "step", x_min=q.get("x_min"),
+                                x_max=q.get("x_max")))
+
+
+def series_csv(request: Request) -> Response:
+    """A scalar metric, every value, as CSV (step, value, time); streamed by chunk."""
+    name = request.query_params.get("name")
+    if not name:
+        raise UsageError("series.csv needs ?name=<metric>.")
+    rows = _queries.series_csv(_ws(request), request.path_params["run_id"], name)
+    filename = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name) + ".csv"
+    return StreamingResponse(rows, media_type="text/csv; charset=utf-8", headers={
+        "content-disposition": f'attachment; filename="{filename}"'})
+
+
+def sweep(request: Request) -> Response:
+    ids = [i for part in request.query_params.getlist("runs") for i in part.split(",") if i]
+    return JSON(_queries.sweep(_ws(request), parent=request.query_params.get("parent") or None,
+                               run_ids=ids or None))
 
 
 def files(request: Request) -> Response:
@@ -284,6 +306,8 @@ ROUTES = [
     Route("/api/runs/{run_id}/status", status),
     Route("/api/runs/{run_id}/metrics", metrics),
     Route("/api/runs/{run_id}/series", series),
+    Route("/api/runs/{run_id}/series.csv", series_csv),
+    Route("/api/sweep", sweep),
     Route("/api/runs/{run_id}/files", files),
     Route("/api/runs/{run_id}/files/{name:path}", file),
     Route("/api/runs/{run_id}/log", log_tail),

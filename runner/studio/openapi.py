@@ -46,8 +46,12 @@ _PATHS: dict[str, Any] = {
          {**_query("tag", "KEY or KEY=VALUE; repeat for several (all must match)."),
           "schema": {"type": "array", "items": {"type": "string"}}, "explode": True},
          _query("q", "Text found in the id, name, experiment, status, script or tags."),
-         _query("sort", "created, start, duration, status, id, name, experiment or "
-                        "metric:<name>.", default="created"),
+         _query("sort", "created, start, duration, status, id, name, experiment, "
+                        "metric:<name> or param:<name>.", default="created"),
+         _query("filter", "A filter expression, e.g. `metrics.mse < 3000 and "
+                          "params.alpha >= 0.5 and status = \"Completed\"`; a bad one is a "
+                          "400 naming the column."),
+         _query("parent", "List this run's children instead of top-level runs."),
          _query("order", "asc or desc.", enum=["asc", "desc"], default="desc"),
          _query("page", "1-based page.", "integer", minimum=1, default=1),
          _query("per_page", "Runs per page.", "integer", minimum=1, maximum=500,
@@ -73,7 +77,21 @@ _PATHS: dict[str, Any] = {
         "`points` points.", _json("Series"),
         [{**_query("name", "The metric."), "required": True},
          _query("points", "The most points returned.", "integer", minimum=2,
-                maximum=20000, default=2000)]),
+                maximum=20000, default=2000),
+         _query("axis", "x: the logged step (the position where none was logged), the "
+                        "write time, or seconds since the run started.",
+                enum=["step", "time", "relative"], default="step"),
+         _query("x_min", "Only points with x at least this (a zoom).", "number"),
+         _query("x_max", "Only points with x at most this.", "number")]),
+    "/api/runs/{run_id}/series.csv": {"get": {
+        "summary": "Every value of a scalar metric as CSV: step, value, time.",
+        "parameters": [_RUN_ID, {**_query("name", "The metric."), "required": True}],
+        "responses": {"200": {"description": "text/csv"}, "400": _ERROR, "404": _ERROR}}},
+    "/api/sweep": _get(
+        "A group of runs as a sweep (a parent's children or the runs named): parameters, "
+        "final metrics, the primary metric and its goal.", _json("Sweep"),
+        [_query("parent", "The parent run."),
+         _query("runs", "Run ids, comma-separated, instead of a parent.")], run=False),
     "/api/runs/{run_id}/files": _get(
         "The run's files (outputs/, logs/, uploads) with sizes.", _json("Files", {
             "type": "array", "items": {"type": "object"}})),

@@ -11,7 +11,8 @@ Errors are the runner's own: :class:`~runner.RunNotFound` and
 :class:`~runner.NotFoundError` for what does not exist, :class:`~runner.UsageError`
 for bad parameters; the API turns them into 404 and 400.
 
-Files, logs and snapshots are in :mod:`._files`.
+Files, logs and snapshots are in :mod:`._files`; the runs list in :mod:`._listing`;
+metric series in :mod:`._series`.
 
 Listing 10,000 runs costs a few hundred milliseconds (one row per run plus the
 last metric values); the first page of the default order (newest first) asks
@@ -22,28 +23,22 @@ matching run; their listing is cached until the store file changes.
 from __future__ import annotations
 
 import math
-import os
-import threading
 import time
-from collections import OrderedDict
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from ..core import metrics as _metrics
 from ..core.errors import NotFoundError, UsageError
-from ..core.status import RunStatus, normalize_status
+from ..core.status import RunStatus
 from ..store import liveness as _liveness
 from . import downsample as _downsample
+from . import ranking as _ranking
+from . import series as _series
 
 if TYPE_CHECKING:
     from ..api.run import Run
     from ..api.workspace import Workspace
 
-#: Runs per page unless asked otherwise, and the most a page may hold.
-PER_PAGE = 50
-MAX_PER_PAGE = 500
-#: Sort keys of the runs listing (plus ``metric:<name>``).
-SORT_KEYS = ("created", "start", "duration", "status", "id", "name", "experiment")
 #: Values of a table or a text series sent inline with the metrics overview.
 INLINE_ROWS = 200
 
@@ -96,210 +91,6 @@ def _settle(ws: Workspace) -> None:
     unfinished = tuple(s for s in RunStatus.ALL if s not in RunStatus.TERMINAL)
     _liveness.reconcile_all(store, store.active_runs(unfinished))
 
-
-# ---------------------------------------------------------------------------- runs
-
-
-def parse_tags(items: list[str] | tuple[str, ...]) -> tuple[dict[str, str], list[str]]:
-    """``["k=v", "k2"]`` as (values that must match, keys that must exist)."""
-    values: dict[str, str] = {}
-    keys: list[str] = []
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not key:
-            raise UsageError(f"tag filter {item!r} names no tag; use KEY or KEY=VALUE.")
-        if sep:
-            values[key] = value
-        else:
-            keys.append(key)
-    return values, keys
-
-
-def runs_page(ws: Workspace, *, experiment: str | None = None, status: str | None = None,
-              tags: list[str] | tuple[str, ...] = (), text: str | None = None,
-              sort: str = "created", order: str = "desc", page: int = 1,
-              per_page: int = PER_PAGE) -> dict[str, Any]:
-    """One page of top-level runs, filtered and sorted, for the runs page.
-
-    Args:
-        experiment: only this experiment's runs (all experiments when None).
-        status: only runs with this status (any case).
-        tags: ``KEY`` (has the tag) or ``KEY=VALUE`` filters, all must match.
-        text: only runs whose id, name, experiment, status, script or tags
-            contain this text (any case).
-        sort: one of :data:`SORT_KEYS` or ``metric:<name>``.
-        order: ``asc`` or ``desc``.
-        page: 1-based page number.
-        per_page: runs per page (1 to :data:`MAX_PER_PAGE`).
-
-    Returns:
-        ``{"runs": [...], "total": int | None, "page", "per_page", "has_more",
-        "metric_names": [...]}``; ``total`` is None when counting would cost a
-        full listing (a tag filter on the fast path).
-
-    Raises:
-        UsageError: an unknown status, sort key or order, or a bad page.
-    """
-    from ..api.experiment import list_runs
-
-    if status:
-        try:
-            status = normalize_status(status)
-        except ValueError as exc:
-            raise UsageError(str(exc)) from None
-    else:
-        status = None
-    if sort not in SORT_KEYS and not (sort.startswith("metric:") and len(sort) > 7):
-        raise UsageError(f"unknown sort {sort!r}; use one of {', '.join(SORT_KEYS)} or "
-                         "metric:<name>.")
-    if order not in ("asc", "desc"):
-        raise UsageError(f"order must be asc or desc, not {order!r}.")
-    if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
-        raise UsageError(f"page must be 1 or more and per_page 1 to {MAX_PER_PAGE}.")
-    values, keys = parse_tags(tags)
-    text = (text or "").strip().lower() or None
-    start = (page - 1) * per_page
-    now = time.time()
-    if sort == "created" and order == "desc" and text is None:
-        # Fast path: the store's own order, only as many rows as this page needs.
-        rows = list_runs(ws, experiment=experiment, status=status, tags=values or None,
-                         tag_keys=keys, limit=start + per_page + 1)
-        has_more = len(rows) > start + per_page
-        rows = rows[start:start + per_page]
-        total = None
-        if not values and not keys:
-            total = _count(ws, experiment, status)
-        elif not has_more:
-            total = start + len(rows)
-    else:
-        every = _CACHE.get(ws, (experiment, status, tuple(sorted(values.items())),
-                                tuple(keys)),
-                           lambda: list_runs(ws, experiment=experiment, status=status,
-                                             tags=values or None, tag_keys=keys))
-        tag_map: dict[str, dict[str, Any]] = {}
-        if text is not None:
-            every = [r for r in every if _matches(ws, r, text, tag_map)]
-        every = sorted(every, key=_sort_key(sort, now), reverse=order == "desc")
-        total = len(every)
-        rows = every[start:start + per_page]
-        has_more = start + per_page < total
-        rows = _liveness.reconcile_all(ws.store, [dict(r) for r in rows])
-    items = [_run_item(ws, row, now) for row in rows]
-    names = sorted({name for item in items for name in item["metrics"]})
-    return {"runs": items, "total": total, "page": page, "per_page": per_page,
-            "has_more": has_more, "metric_names": names}
-
-
-def _count(ws: Workspace, experiment: str | None, status: str | None) -> int:
-    total = 0
-    for item in ws.store.experiments():
-        if experiment is None or item["name"] == experiment:
-            total += item["statuses"].get(status, 0) if status else item["runs"]
-    return total
-
-
-def _matches(ws: Workspace, row: dict[str, Any], text: str,
-             tag_map: dict[str, dict[str, Any]]) -> bool:
-    definition = row.get("definition") or {}
-    fields = [row["id"], row.get("display_name") or "", row["experiment"], row["status"],
-              str(definition.get("script") or "")]
-    if any(text in f.lower() for f in fields):
-        return True
-    tags = tag_map.get(row["id"])
-    if tags is None:
-        tags = tag_map[row["id"]] = ws.store.tags(row["id"])
-    return any(text in f"{k}={v}".lower() for k, v in tags.items())
-
-
-def _sort_key(sort: str, now: float):
-    if sort.startswith("metric:"):
-        name = sort[7:]
-
-        def by_metric(row: dict[str, Any]) -> tuple:
-            value = row.get("metrics", {}).get(name)
-            if _metrics.is_number(value) and not (isinstance(value, float) and math.isnan(value)):
-                return (1, value, "")
-            return (0, 0, "" if value is None else str(value))
-        return by_metric
-    if sort == "duration":
-        return lambda row: duration(row, now) or -1.0
-    if sort == "start":
-        return lambda row: row.get("start_time") or 0.0
-    field = {"created": "created", "status": "status", "id": "id",
-             "experiment": "experiment"}.get(sort)
-    if field is None:  # name
-        return lambda row: (row.get("display_name") or row["id"]).lower()
-    return lambda row: row.get(field) or ""
-
-
-def _run_item(ws: Workspace, row: dict[str, Any], now: float) -> dict[str, Any]:
-    definition = row.get("definition") or {}
-    return {
-        "id": row["id"],
-        "experiment": row["experiment"],
-        "display_name": row.get("display_name"),
-        "type": row["type"],
-        "status": row["status"],
-        "created": iso(row.get("created")),
-        "start_time": iso(row.get("start_time")),
-        "end_time": iso(row.get("end_time")),
-        "duration": duration(row, now),
-        "script": definition.get("script"),
-        "metrics": json_safe(row.get("metrics") or {}),
-        "tags": ws.store.tags(row["id"]),
-    }
-
-
-class _ListingCache:
-    """Full listings kept until the store changes (other sorts and text filters).
-
-    The key of a listing is the store files' (size, mtime) as seen before it
-    was read. A listing is only kept when the files had not changed for a
-    moment before the read began: file times have a coarse clock, and a write
-    within the same tick could otherwise go unnoticed (git's "racy" rule).
-    """
-
-    def __init__(self, size: int = 8) -> None:
-        self._size = size
-        self._items: OrderedDict[tuple, tuple[tuple, list[dict[str, Any]]]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, ws: Workspace, key: tuple, load) -> list[dict[str, Any]]:
-        full_key = (str(ws.root), *key)
-        signature, settled = _store_signature(ws)
-        with self._lock:
-            hit = self._items.get(full_key)
-            if hit is not None and hit[0] == signature:
-                self._items.move_to_end(full_key)
-                return hit[1]
-        rows = load()
-        if settled and _store_signature(ws)[0] == signature:
-            with self._lock:
-                self._items[full_key] = (signature, rows)
-                while len(self._items) > self._size:
-                    self._items.popitem(last=False)
-        return rows
-
-
-_RACY_SECONDS = 0.1
-
-
-def _store_signature(ws: Workspace) -> tuple[tuple, bool]:
-    parts = []
-    newest = 0.0
-    db = ws.paths.db
-    for path in (db, db.with_name(db.name + "-wal")):
-        try:
-            st = os.stat(path)
-        except FileNotFoundError:
-            parts.append(None)
-            continue
-        parts.append((st.st_ino, st.st_size, st.st_mtime_ns))
-        newest = max(newest, st.st_mtime_ns / 1e9)
-    return tuple(parts), time.time() - newest > _RACY_SECONDS
-
-
-_CACHE = _ListingCache()
 
 
 # ----------------------------------------------------------------------------- run
@@ -379,15 +170,26 @@ def cancel(ws: Workspace, run_id: str) -> dict[str, Any]:
 def metrics(ws: Workspace, run_id: str) -> list[dict[str, Any]]:
     """Every metric of a run with how to show it.
 
-    ``chart`` is ``line`` (a numeric series of two or more values), ``xy`` (a
-    table with numeric columns), ``value`` (logged once), ``text`` (a series of
-    strings), ``table`` (a table that cannot be drawn) or ``image``. Series
-    themselves come from :func:`series`; values small enough are inline.
+    ``chart`` is ``line`` (a numeric series of two or more values), ``xy`` (a table of
+    two or more rows whose columns are all numbers: the first is x), ``value`` (logged
+    once), ``text`` (a series of strings), ``table`` (any other table: a text column
+    such as a per-class report is shown as a table, whatever its number of rows) or
+    ``image``. Series come from :func:`series`; values small enough are inline. Long
+    scalar series are not read here: their row says how many values and of what
+    encoding they are.
     """
     get_run(ws, run_id)
     out = []
-    for name, (kind, values) in sorted(ws.store.read_metrics(run_id).items()):
-        item: dict[str, Any] = {"name": name, "kind": kind, "count": len(values)}
+    for summary in ws.store.metric_summaries(run_id):
+        name, kind, count = summary["name"], summary["kind"], summary["count"]
+        item: dict[str, Any] = {"name": name, "kind": kind, "count": count,
+                                "stepped": summary["stepped"]}
+        if kind == _metrics.SCALAR and count > 1 and summary["encodings"] <= {"d", "q"}:
+            item["chart"] = "line"
+            item["last"] = json_safe(summary["last"])
+            out.append(item)
+            continue
+        values = ws.store.read_metrics(run_id, name).get(name, (kind, []))[1]
         if kind == _metrics.IMAGE:
             item["chart"] = "image"
             item["images"] = values[-INLINE_ROWS:]
@@ -395,8 +197,9 @@ def metrics(ws: Workspace, run_id: str) -> list[dict[str, Any]]:
             shaped = _metrics.shape(kind, values)
             if len(values) == 1:
                 shaped = {k: [v] for k, v in shaped.items()}
-            drawn = _downsample.table_series(values[:2])
-            item["chart"] = "xy" if len(values) > 1 and drawn["series"] else "table"
+            numeric = bool(shaped) and all(_downsample.is_numeric(column)
+                                           for column in shaped.values())
+            item["chart"] = "xy" if numeric and len(values) > 1 else "table"
             item["columns"] = list(shaped)
             if len(values) <= INLINE_ROWS:
                 item["rows"] = json_safe(shaped)
@@ -414,24 +217,33 @@ def metrics(ws: Workspace, run_id: str) -> list[dict[str, Any]]:
 
 
 def series(ws: Workspace, run_id: str, name: str,
-           points: int = _downsample.DEFAULT_POINTS) -> dict[str, Any]:
+           points: int = _downsample.DEFAULT_POINTS, *, axis: str = "step",
+           x_min: str | float | None = None, x_max: str | float | None = None
+           ) -> dict[str, Any]:
     """One metric as chart data, thinned to about ``points`` points.
+
+    A scalar metric's x is its logged step (its position where none was logged), or
+    its write time (``axis="time"``/``"relative"``), see :mod:`._series`; ``x_min`` and
+    ``x_max`` narrow it to a zoomed range, read at full resolution when it fits.
 
     Raises:
         NotFoundError: the run has no metric ``name``.
-        UsageError: ``points`` out of range.
+        UsageError: ``points`` out of range, a bad axis or bound, or an image.
     """
     if not 2 <= points <= _downsample.MAX_POINTS:
         raise UsageError(f"points must be 2 to {_downsample.MAX_POINTS}, not {points}.")
-    get_run(ws, run_id)
-    found = ws.store.read_metrics(run_id, name)
-    if name not in found:
+    run = get_run(ws, run_id)
+    layout = ws.store.series_chunks(run_id, name)
+    if layout is None:
         raise NotFoundError(f"run {run_id} has no metric {name!r}.", run_id=run_id, name=name)
-    kind, values = found[name]
-    if kind == _metrics.TABLE:
+    kind = layout[0]
+    if kind == _metrics.SCALAR:
+        row = ws.store.get_run(run.id)
+        data = _series.scalar_series(ws, run_id, name, points, axis=axis, x_min=x_min,
+                                     x_max=x_max, origin=row.get("start_time"))
+    elif kind == _metrics.TABLE:
+        values = ws.store.read_metrics(run_id, name)[name][1]
         data = _downsample.table_series(values, points)
-    elif kind == _metrics.SCALAR:
-        data = _downsample.series(values, points)
     else:
         raise UsageError(f"metric {name!r} is an image; it has no series.", name=name)
     data.update(name=name, kind=kind, run_id=run_id)
@@ -442,7 +254,8 @@ def series(ws: Workspace, run_id: str, name: str,
 
 
 def compare(ws: Workspace, run_ids: list[str]) -> dict[str, Any]:
-    """Runs side by side: final scalar metrics, tags, arguments and chartable metrics.
+    """Runs side by side: parameters (those that differ first), final scalar metrics,
+    tags, arguments and chartable metrics.
 
     Raises:
         UsageError: no runs or more than 20.
@@ -451,6 +264,7 @@ def compare(ws: Workspace, run_ids: list[str]) -> dict[str, Any]:
     if not run_ids or len(run_ids) > 20:
         raise UsageError("compare takes 1 to 20 run ids.")
     last = ws.store.last_metrics(run_ids)
+    params = ws.store.params(run_ids)
     out = []
     charts: dict[str, str] = {}
     for run_id in run_ids:
@@ -463,9 +277,65 @@ def compare(ws: Workspace, run_ids: list[str]) -> dict[str, Any]:
             "experiment": summary["experiment"], "status": summary["status"],
             "duration": summary["duration"], "script": summary["script"],
             "arguments": summary["arguments"], "tags": summary["tags"],
+            "params": params.get(run_id, {}),
             "metrics": json_safe(last.get(run_id, {})),
         })
+    names = sorted({n for r in out for n in r["params"]})
+    differing = [n for n in names if len({r["params"].get(n) for r in out}) > 1]
     return {"runs": out,
+            "param_names": differing + [n for n in names if n not in differing],
+            "param_differs": differing,
             "metric_names": sorted({n for r in out for n in r["metrics"]}),
             "tag_names": sorted({t for r in out for t in r["tags"]}),
             "charts": [{"name": n, "chart": c} for n, c in sorted(charts.items())]}
+
+
+#: The most runs a sweep view draws.
+MAX_SWEEP_RUNS = 2000
+
+
+def sweep(ws: Workspace, *, parent: str | None = None,
+          run_ids: list[str] | None = None) -> dict[str, Any]:
+    """A group of runs as a sweep: each run's parameters and final metrics, in the order
+    they were created, with the primary metric and its goal.
+
+    The group is a parent's children (a HyperDrive run's trials, or any run with child
+    runs) or the runs named. The primary metric is the parent's ``primary_metric_name``
+    property when it has one, else the numeric metric most runs share.
+
+    Raises:
+        UsageError: neither or both of ``parent`` and ``run_ids``, or too many runs.
+        RunNotFound: the parent or a run does not exist.
+    """
+    if (parent is None) == (not run_ids):
+        raise UsageError("a sweep view takes a parent run (?parent=ID) or runs (?runs=A,B).")
+    properties: dict[str, Any] = {}
+    if parent is not None:
+        get_run(ws, parent)
+        rows = ws.store.children(parent)
+        properties = ws.store.properties(parent)
+    else:
+        rows = [get_run(ws, run_id) and ws.store.get_run(run_id) for run_id in run_ids or []]
+    if len(rows) > MAX_SWEEP_RUNS:
+        raise UsageError(f"a sweep view draws at most {MAX_SWEEP_RUNS} runs, not {len(rows)}.")
+    rows = sorted(_liveness.reconcile_all(ws.store, [dict(r) for r in rows]),
+                  key=lambda r: (r.get("created") or 0, r["id"]))
+    ids = [r["id"] for r in rows]
+    last = ws.store.last_metrics(ids)
+    params = ws.store.params(ids)
+    runs = [{"id": r["id"], "display_name": r.get("display_name"), "status": r["status"],
+             "created": iso(r.get("created")), "params": params.get(r["id"], {}),
+             "metrics": json_safe(last.get(r["id"], {}))} for r in rows]
+    primary = _ranking.primary_metric(properties, runs)
+    return {"parent": parent, "runs": runs,
+            "param_names": sorted({n for r in runs for n in r["params"]}),
+            "metric_names": sorted({n for r in runs for n, v in r["metrics"].items()
+                                    if _metrics.is_number(v)}),
+            "primary": primary,
+            "goal": _ranking.primary_goal(primary, properties) if primary else "min"}
+
+
+def series_csv(ws: Workspace, run_id: str, name: str) -> Any:
+    """A scalar metric's every value as CSV text pieces (``step,value,time``)."""
+    get_run(ws, run_id)
+    return _series.csv_rows(ws, run_id, name)
