@@ -53,16 +53,41 @@ def inside(base: Path, rel: str) -> Path:
 
 
 def files(ws: Workspace, run_id: str) -> list[dict[str, Any]]:
-    """The run's files (outputs/, logs/, uploads) with their sizes."""
+    """The run's files (outputs/, logs/, uploads) with their sizes.
+
+    A symlink that leads out of the run's folder (or nowhere) cannot be downloaded
+    (:func:`inside` refuses it), so it is listed as a link: ``{"name", "link": target}``
+    with no size, and the page shows it as ``name → target``.
+    """
     run = get_run(ws, run_id)
     out = []
     for name in run.get_file_names():
         try:
-            size: int | None = (run.folder / name).stat().st_size
+            path = inside(run.folder, name)
+        except NotFoundError:
+            link = _link_target(run.folder, name)
+            if link is not None:
+                out.append({"name": name, "size": None, "image": False, "link": link})
+            continue
+        try:
+            size: int | None = path.stat().st_size
         except OSError:
             size = None
         out.append({"name": name, "size": size, "image": image_type(name) is not None})
     return out
+
+
+def _link_target(base: Path, name: str) -> str | None:
+    """Where the first symlink on the way to ``base/name`` points, or None."""
+    current = base
+    for part in name.split("/"):
+        current = current / part
+        if current.is_symlink():
+            try:
+                return os.readlink(current)
+            except OSError:
+                return None
+    return None
 
 
 def run_file(ws: Workspace, run_id: str, name: str) -> Path:

@@ -121,7 +121,7 @@ class StudioServer:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
             if self.register:
-                _discovery.remove(self.workspace.paths)
+                _discovery.remove(self.workspace.paths, self.url)
             self._socket.close()
 
     def _on_signal(self, signum: int, frame: Any) -> None:
