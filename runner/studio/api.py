@@ -8,8 +8,10 @@ Starlette's thread pool (plain ``def`` handlers).
 
 The live log is Server-Sent Events: ``event: log`` carries new complete lines
 (its ``id`` is the byte offset reached, so a reconnecting ``EventSource``
-resumes where it stopped), ``event: status`` the run's status whenever it
-changes, and ``event: end`` closes the stream once the run has ended and its
+resumes where it stopped), ``event: partial`` the current state of an unfinished
+last line (a ``\r`` progress bar as it moves; replaced by the next one, dropped when
+the line ends), ``event: status`` the run's status whenever it changes, and
+``event: end`` closes the stream once the run has ended and its
 last line was sent.
 """
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -217,6 +220,33 @@ def read_log(path: Path, offset: int, final: bool = False,
     return lines, offset + end
 
 
+#: The most bytes of an unfinished last line sent as its current state.
+PARTIAL_BYTES = 16 * 1024
+
+
+def read_partial(path: Path, offset: int) -> str:
+    """The unfinished last line from ``offset`` (no newline yet), as its terminal shows it
+    now: a progress bar rewritten with ``\r`` is sent from its last ``\r`` on, so its
+    latest state shows while it runs. Empty when there is none. Cut at a whole UTF-8
+    character."""
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if size <= offset:
+                return ""
+            start = max(offset, size - PARTIAL_BYTES)
+            f.seek(start)
+            data = f.read(size - start)
+    except (FileNotFoundError, NotADirectoryError):
+        return ""
+    if b"\n" in data:
+        return ""  # a whole line is waiting: the next read sends it
+    cut = data.rstrip(b"\r").rfind(b"\r")
+    if cut >= 0:
+        data = data[cut + 1:]
+    return data.decode("utf-8", errors="ignore")
+
+
 def _next_line(path: Path, offset: int) -> int:
     """The offset of the first line that starts at or after ``offset``."""
     try:
@@ -260,6 +290,7 @@ async def log_stream(request: Request) -> Response:
                                     "skipped": start})
             offset = _next_line(path, offset)
         status = first
+        partial = ""
         yield _event("status", status)
         last_beat = time.monotonic()
         last_status = last_beat if status["live"] else float("-inf")  # ended: finish now
@@ -268,9 +299,14 @@ async def log_stream(request: Request) -> Response:
                 return  # the server is stopping (the browser will reconnect)
             lines, offset = read_log(path, offset)
             if lines:
+                partial = ""
                 yield _event("log", {"lines": lines}, offset)
                 last_beat = time.monotonic()
                 continue  # more may be waiting: read again before sleeping
+            tail = read_partial(path, offset)
+            if tail != partial:
+                partial = tail
+                yield _event("partial", {"text": tail}, offset)
             now = time.monotonic()
             if now - last_status >= STATUS_POLL:
                 last_status = now

@@ -7,10 +7,12 @@ metric must not be read in full for every request: the chunks' layout (count, st
 write time) is read first, without their data, and then only the chunks whose x range
 meets the requested one (a zoom), a few at a time into one ``array('d')``.
 
-Memory is bounded: at most :data:`CONCURRENT` series are read at once (the others wait
-their turn), each holding its values as 8-byte doubles, so eight concurrent 20,000-point
-requests of a 1M-point metric cost about what two do, while small requests (status, log)
-never wait for them.
+Memory is bounded: a series is read a few chunks (of 65,536 values) at a time, each
+bucket's minimum and maximum kept as it goes (the "min/max per pixel column" of
+:mod:`._downsample`, across chunk edges), so a request holds a few chunks and its answer,
+never the whole metric; and at most :data:`CONCURRENT` series are read at once (the
+others wait their turn), so eight concurrent 20,000-point requests of a 1M-point metric
+cost about what two do, while small requests (status, log) never wait for them.
 
 x axes:
 
@@ -24,8 +26,6 @@ from __future__ import annotations
 
 import math
 import threading
-from array import array
-from bisect import bisect_right
 from typing import TYPE_CHECKING, Any
 
 from ..core import metrics as _metrics
@@ -92,99 +92,108 @@ def scalar_series(ws: Workspace, run_id: str, name: str, points: int, *,
 
 def _read(ws: Workspace, run_id: str, name: str, chunks: list, points: int, axis: str,
           low: float | None, high: float | None, origin: float) -> dict[str, Any]:
-    # Plan: for each chunk, the positions it holds and their x (lazily).
-    wanted: list[tuple[int, int, str, list[Any] | None, float, int]] = []
+    # 1. Plan from the layout alone: which values of which chunks lie in the range.
+    plan: list[tuple[int, str, Any, Any]] = []  # (seq, enc, picks, x of the picked)
     position = 0
     stepped = False
-    for seq, n, enc, steps, at in chunks:
-        first = position
+    for seq, n, enc, steps, at, *_ in chunks:
+        x = _chunk_x(axis, steps, at, position, n, origin)
         position += n
         stepped = stepped or steps is not None
-        if axis == "step":
-            if steps is not None:
-                numbers = [s for s in steps if isinstance(s, (int, float))]
-                lo, hi = (min(numbers), max(numbers)) if numbers else (first, first + n - 1)
+        picks, x = _clip(x, n, low, high)
+        if len(x):
+            plan.append((seq, enc, picks, x))
+    total = sum(len(p[3]) for p in plan)
+    # 2. Buckets of consecutive values; each keeps its minimum and maximum (spikes
+    #    survive). Chunks are read a few at a time and dropped once their buckets are done.
+    buckets = max(1, points // 2) if total > points else total
+    x_out: list[Any] = []
+    y_out: list[Any] = []
+    pending: list[tuple[int, Any, Any]] = []  # candidates of the bucket under way
+    bucket = 0
+    g = 0  # values seen so far
+    for i in range(0, len(plan), BATCH):
+        part = plan[i : i + BATCH]
+        data = ws.store.chunk_data(run_id, name, [p[0] for p in part])
+        for (_seq, enc, picks, x), (_, blob) in zip(part, data):
+            values = _metrics.unpack(enc, blob)
+            if isinstance(picks, slice):
+                if picks != slice(0, len(values)):
+                    values = values[picks]
             else:
-                lo, hi = first, first + n - 1
-        else:
-            lo = hi = at - origin if axis == "relative" else at
-        if (low is not None and hi < low) or (high is not None and lo > high):
-            continue
-        wanted.append((seq, n, enc, steps, at, first))
-    numeric = all(w[2] in ("d", "q") for w in wanted)
-    values: Any = array("d") if numeric else []
-    xs: list[Any] = []  # per kept chunk: a range, a list of steps or a constant
-    starts: list[int] = []
-    for i in range(0, len(wanted), BATCH):
-        part = wanted[i : i + BATCH]
-        data = ws.store.chunk_data(run_id, name, [w[0] for w in part])
-        for (_seq, n, enc, steps, at, first), (_, blob) in zip(part, data):
-            chunk = _values(enc, blob)
-            x = _chunk_x(axis, steps, at, first, n, origin)
-            if low is not None or high is not None:
-                chunk, x = _clip(chunk, x, n, low, high)
-                if not len(chunk):
-                    continue
-            starts.append(len(values))
-            xs.append(x)
-            values.extend(chunk)
-    keep = _downsample.select([values], points)
-    indices = range(len(values)) if keep is None else keep
-    x_out = [_x_at(xs, starts, i) for i in indices]
-    y_out = _downsample.gather(values, keep)
+                values = [values[k] for k in picks]
+            end = g + len(values)
+            while bucket < buckets:
+                lo, hi = total * bucket // buckets, total * (bucket + 1) // buckets
+                start, stop = max(lo, g) - g, min(hi, end) - g
+                if start < stop:
+                    if total <= points:
+                        pending.extend((g + k, values[k], x[k]) for k in range(start, stop))
+                    else:
+                        pending.extend((g + k, values[k], x[k]) for k in
+                                       _downsample._extremes(values, start, stop))
+                if hi > end:
+                    break  # the bucket goes on in the next chunk
+                _settle(pending, lo, total <= points, x_out, y_out)
+                pending = []
+                bucket += 1
+            g = end
     if axis == "step" and stepped and not _ascending(x_out):
         order = sorted(range(len(x_out)), key=lambda k: x_out[k])
         x_out = [x_out[k] for k in order]
         y_out = [y_out[k] for k in order]
-    return {"x": x_out, "y": y_out, "count": len(values), "downsampled": keep is not None,
+    return {"x": x_out, "y": y_out, "count": total, "downsampled": total > points,
             "axis": axis, "stepped": stepped, "x_name": _x_name(axis, stepped),
             "origin": origin if axis == "relative" else None}
 
 
-def _values(enc: str, blob: bytes) -> Any:
-    if enc == "d":
-        out = array("d")
-        out.frombytes(blob)
-        return out
-    if enc == "q":
-        ints = array("q")
-        ints.frombytes(blob)
-        return array("d", ints)
-    return _metrics.unpack(enc, blob)
+def _settle(found: list[tuple[int, Any, Any]], first: int, whole: bool,
+            x_out: list[Any], y_out: list[Any]) -> None:
+    """Append a finished bucket: every value when not thinning, else its extremes."""
+    if whole:
+        for _, value, x in found:
+            x_out.append(x)
+            y_out.append(_downsample.drawable(value))
+        return
+    drawn = [(index, _downsample.drawable(value), x) for index, value, x in found]
+    numbers = [item for item in drawn if item[1] is not None]
+    if not numbers:
+        if found:
+            x_out.append(found[0][2])
+            y_out.append(None)
+        return
+    low = min(numbers, key=lambda item: item[1])
+    high = max(numbers, key=lambda item: item[1])
+    for _, y, x in sorted({low, high}, key=lambda item: item[0]):
+        x_out.append(x)
+        y_out.append(y)
 
 
 def _chunk_x(axis: str, steps: list[Any] | None, at: float, first: int, n: int,
              origin: float) -> Any:
+    """The x of a chunk's values: a range of positions, its logged steps, or one time."""
     if axis == "step":
         if steps is None:
             return range(first, first + n)
         return [s if isinstance(s, (int, float)) else first + k for k, s in enumerate(steps)]
-    return at - origin if axis == "relative" else at
+    return [at - origin if axis == "relative" else at] * n
 
 
-def _clip(chunk: Any, x: Any, n: int, low: float | None, high: float | None) -> tuple[Any, Any]:
-    """The values of a chunk whose x is in [low, high], and their x."""
-    if not isinstance(x, (range, list)):
-        return chunk, x  # one time for the whole chunk: it was kept whole
+def _clip(x: Any, n: int, low: float | None, high: float | None) -> tuple[Any, Any]:
+    """Which of a chunk's values have x in [low, high] (a slice or indices), and their x."""
+    if low is None and high is None:
+        return slice(0, n), x
     lo = -math.inf if low is None else low
     hi = math.inf if high is None else high
     if isinstance(x, range):
-        start = max(0, math.ceil(lo) - x.start) if lo > x.start else 0
-        stop = min(n, math.floor(hi) - x.start + 1) if hi < x.stop else n
+        start = min(n, max(0, math.ceil(lo) - x.start)) if lo > x.start else 0
+        stop = max(0, min(n, math.floor(hi) - x.start + 1)) if hi < x.stop else n
         stop = max(start, stop)
-        return chunk[start:stop], x[start:stop]
+        return slice(start, stop), x[start:stop]
     picked = [k for k, s in enumerate(x) if lo <= s <= hi]
-    kept = array("d", (chunk[k] for k in picked)) if isinstance(chunk, array) else [
-        chunk[k] for k in picked]
-    return kept, [x[k] for k in picked]
-
-
-def _x_at(xs: list[Any], starts: list[int], index: int) -> Any:
-    part = bisect_right(starts, index) - 1
-    x = xs[part]
-    if isinstance(x, (range, list)):
-        return x[index - starts[part]]
-    return x
+    if len(picked) == n:
+        return slice(0, n), x
+    return picked, [x[k] for k in picked]
 
 
 def _ascending(values: list[Any]) -> bool:
@@ -217,7 +226,7 @@ def csv_rows(ws: Workspace, run_id: str, name: str) -> Any:
             part = chunks[i : i + BATCH]
             data = ws.store.chunk_data(run_id, name, [c[0] for c in part])
             for (_seq, n, enc, steps, at, *_), (_, blob) in zip(part, data):
-                values = _values(enc, blob)
+                values = _metrics.unpack(enc, blob)
                 x = _chunk_x("step", steps, at, position, n, 0.0)
                 position += n
                 yield "".join(f"{x[k]},{_csv_value(values[k])},{at:.3f}\n" for k in range(n))

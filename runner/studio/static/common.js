@@ -1,4 +1,4 @@
-/* runner studio: helpers every page uses, and the charts (drawn with uPlot).
+/* runner studio: helpers every page uses (the charts are in charts.js).
  *
  * Each page script registers itself in Studio.pages[<data-page of body>];
  * the page's first data is embedded as JSON in #page-data.
@@ -116,53 +116,6 @@ Studio.points = function (container) {
   const width = Math.max(200, container.clientWidth || 440);
   return Math.min(20000, Math.round(width * 2 * Math.min(2, window.devicePixelRatio || 1)));
 };
-
-/* Draw (or redraw) lines in container.
- * spec: {x: [...], xName: "step", lines: [{name, y: [...]}]}.
- * x must ascend for uPlot; unordered x (an x–y table) is sorted with its rows. */
-Studio.chart = function (container, spec) {
-  let x = spec.x, ys = spec.lines.map((l) => l.y);
-  let ordered = true;
-  for (let i = 1; i < x.length; i++) { if (!(x[i] >= x[i - 1])) { ordered = false; break; } }
-  if (!ordered) {
-    const order = x.map((_, i) => i).filter((i) => x[i] !== null)
-      .sort((a, b) => x[a] - x[b]);
-    x = order.map((i) => x[i]);
-    ys = ys.map((y) => order.map((i) => y[i]));
-  }
-  const data = [x, ...ys];
-  const width = Math.max(200, container.clientWidth || 440);
-  const existing = container._uplot;
-  if (existing && existing.series.length === data.length) {
-    existing.setData(data);
-  } else {
-    if (existing) existing.destroy();
-    Studio.clear(container);
-    const opts = {
-      width: width, height: 220,
-      scales: {x: {time: false}},
-      legend: {live: true},
-      cursor: {drag: {x: true, y: false}},
-      series: [{label: spec.xName || "step"}].concat(spec.lines.map((l, i) => ({
-        label: l.name, stroke: Studio.COLORS[i % Studio.COLORS.length], width: 1.5,
-        spanGaps: !!spec.spanGaps, points: {show: x.length < 60},
-      }))),
-    };
-    container._uplot = new uPlot(opts, data, container);
-  }
-  container.dataset.points = String(x.length);
-  container.dataset.drawn = "1";
-  return container._uplot;
-};
-
-/* Keep charts as wide as their cards. */
-window.addEventListener("resize", () => {
-  for (const node of document.querySelectorAll(".plot")) {
-    if (node._uplot && node.clientWidth) {
-      node._uplot.setSize({width: node.clientWidth, height: 220});
-    }
-  }
-});
 
 /* A table from {column: [values]}. */
 Studio.columnsTable = function (columns) {

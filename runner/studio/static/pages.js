@@ -25,19 +25,57 @@
 
   /* ------------------------------------------------------------------- runs */
 
-  const BASE_COLUMNS = [
-    ["", null], ["Run", "id"], ["Name", "name"], ["Status", "status"], ["Started", "start"],
-    ["Duration", "duration"], ["Script", null], ["Tags", null],
-  ];
+  /* Columns: [key, label, sort key, cell(run)]. "sel", "id", "name" and "status" are
+   * frozen (they stay in view while the table scrolls sideways); the rest can be hidden
+   * with the column chooser, whose choice is remembered per experiment. */
+  function baseColumns(query) {
+    const cols = [
+      ["experiment", "Experiment", "experiment", (r) => el("td", null, el("a", {
+        href: "/experiments/" + Studio.enc(r.experiment), text: r.experiment}))],
+      ["started", "Started", "start", (r) => el("td", {text: Studio.time(r.start_time)})],
+      ["duration", "Duration", "duration", (r) => el("td", {class: "num", text: Studio.duration(r.duration)})],
+      ["children", "Children", null, childrenCell],
+      ["script", "Script", null, (r) => el("td", {class: "mono clip", title: r.script || "", text: r.script || ""})],
+      ["tags", "Tags", null, (r) => el("td", {class: "clip"}, Studio.tags(r.tags))],
+    ];
+    return query.experiment ? cols.slice(1) : cols;
+  }
+
+  function childrenCell(r) {
+    const td = el("td", {class: "children"});
+    if (!r.children) return td;
+    const a = r.aggregate;
+    td.append(el("a", {href: "/sweep?parent=" + Studio.enc(r.id), title: "sweep view",
+                       text: r.children + " runs"}));
+    if (a && a.best !== null) {
+      td.append(el("span", {class: "muted agg", text: " · " + a.metric + " best " +
+        Studio.value(a.best) + ", mean " + Studio.value(a.mean)}));
+    }
+    return td;
+  }
 
   Studio.pages.runs = function (data) {
     const query = data.query;
     const form = document.getElementById("filters");
     const selected = new Set();
     const compareButton = document.getElementById("compare");
+    const sweepButton = document.getElementById("sweep");
+    const filterError = document.getElementById("filter-error");
+    const storeKey = "runner.columns." + (query.experiment || "*");
+    let hidden = new Set();
+    try { hidden = new Set(JSON.parse(localStorage.getItem(storeKey) || "[]")); } catch (e) { hidden = new Set(); }
+    let lastResult = data.result;
     form.status.value = query.status || "";
     form.tag.value = (query.tags || []).join(" ");
     form.q.value = query.text || "";
+    form.filter.value = query.filter || "";
+    showFilterError(query.filter_error || null);
+
+    function showFilterError(message) {
+      filterError.hidden = !message;
+      filterError.textContent = message || "";
+      form.filter.classList.toggle("bad", !!message);
+    }
 
     function params() {
       const p = new URLSearchParams();
@@ -45,6 +83,7 @@
       if (query.status) p.set("status", query.status);
       for (const t of query.tags || []) p.append("tag", t);
       if (query.text) p.set("q", query.text);
+      if (query.filter) p.set("filter", query.filter);
       if (query.sort !== "created") p.set("sort", query.sort);
       if (query.order !== "desc") p.set("order", query.order);
       if (query.page > 1) p.set("page", query.page);
@@ -60,65 +99,134 @@
       history.replaceState(null, "", location.pathname + (text ? "?" + text : ""));
       try {
         render(await Studio.api("/api/runs?" + p.toString()));
+        showFilterError(null);
       } catch (error) {
-        document.getElementById("range").textContent = "Error: " + error.message;
+        if (query.filter && /filter/.test(error.message)) showFilterError(error.message);
+        else document.getElementById("range").textContent = "Error: " + error.message;
       }
     }
 
-    function header(metricNames) {
+    function allColumns(result) {
+      return baseColumns(query)
+        .concat(result.param_names.map((n) => ["param:" + n, n, "param:" + n,
+          (r) => el("td", {class: "num param", text: n in r.params ? Studio.value(r.params[n]) : "–"})]))
+        .concat(result.metric_names.map((n) => ["metric:" + n, n, "metric:" + n,
+          (r) => el("td", {class: "num", text: Studio.value(r.metrics[n])})]));
+    }
+
+    function sortable(th, key) {
+      if (key === query.sort) {
+        th.classList.add("sorted");
+        if (query.order === "asc") th.classList.add("asc");
+      }
+      th.classList.add("sortable");
+      th.addEventListener("click", () => {
+        query.order = query.sort === key && query.order === "desc" ? "asc" : "desc";
+        query.sort = key;
+        query.page = 1;
+        load();
+      });
+    }
+
+    function header(columns) {
       const row = el("tr");
-      const columns = BASE_COLUMNS.concat(metricNames.map((n) => [n, "metric:" + n]));
-      if (!query.experiment) columns.splice(2, 0, ["Experiment", "experiment"]);
-      for (const [label, key] of columns) {
-        const th = el("th", {text: label, class: key ? "sortable" : null});
-        if (key && key.startsWith("metric:")) th.classList.add("num");
-        if (key && key === query.sort) {
-          th.classList.add("sorted");
-          if (query.order === "asc") th.classList.add("asc");
-        }
-        if (key) {
-          th.addEventListener("click", () => {
-            query.order = query.sort === key && query.order === "desc" ? "asc" : "desc";
-            query.sort = key;
-            query.page = 1;
-            load();
-          });
-        }
+      row.append(el("th", {class: "frozen f0"}));
+      for (const [label, key, cls] of [["Run", "id", "f1"], ["Name", "name", "f2"], ["Status", "status", "f3"]]) {
+        const th = el("th", {class: "frozen " + cls, text: label});
+        sortable(th, key);
+        row.append(th);
+      }
+      for (const [key, label, sort] of columns) {
+        if (hidden.has(key)) continue;
+        const th = el("th", {text: label, dataset: {column: key}});
+        if (key.startsWith("param:")) th.append(el("span", {class: "kind", text: " param"}));
+        if (key.startsWith("param:") || key.startsWith("metric:")) th.classList.add("num");
+        if (sort) sortable(th, sort);
         row.append(th);
       }
       return row;
     }
 
-    function render(result) {
-      const table = document.getElementById("runs");
-      clear(table.tHead).append(header(result.metric_names));
-      const body = clear(table.tBodies[0]);
-      for (const run of result.runs) {
-        const box = el("input", {type: "checkbox", "aria-label": "select " + run.id,
-                                 checked: selected.has(run.id)});
-        box.addEventListener("change", () => {
-          if (box.checked) selected.add(run.id); else selected.delete(run.id);
-          compareButton.disabled = selected.size < 1;
+    function chooser(columns) {
+      const box = Studio.clear(document.getElementById("column-list"));
+      for (const [key, label] of columns) {
+        const check = el("input", {type: "checkbox", checked: !hidden.has(key), dataset: {column: key}});
+        check.addEventListener("change", () => {
+          if (check.checked) hidden.delete(key); else hidden.add(key);
+          localStorage.setItem(storeKey, JSON.stringify([...hidden]));
+          render(lastResult);
         });
-        const cells = [
-          el("td", null, box),
-          el("td", {class: "mono"}, el("a", {href: Studio.runUrl(run.id), text: run.id})),
-          el("td", {text: run.display_name || ""}),
-          el("td", null, Studio.status(run.status)),
-          el("td", {text: Studio.time(run.start_time)}),
-          el("td", {class: "num", text: Studio.duration(run.duration)}),
-          el("td", {class: "mono", text: run.script || ""}),
-          el("td", null, Studio.tags(run.tags)),
-        ];
-        if (!query.experiment) {
-          cells.splice(2, 0, el("td", null, el("a", {
-            href: "/experiments/" + Studio.enc(run.experiment), text: run.experiment})));
-        }
-        for (const name of result.metric_names) {
-          cells.push(el("td", {class: "num", text: Studio.value(run.metrics[name])}));
-        }
-        body.append(el("tr", {dataset: {run: run.id}}, ...cells));
+        const kind = key.startsWith("param:") ? " (param)" : key.startsWith("metric:") ? " (metric)" : "";
+        box.append(el("label", null, check, " " + label + kind));
       }
+    }
+
+    function runRow(run, columns, depth) {
+      const box = el("input", {type: "checkbox", "aria-label": "select " + run.id,
+                               checked: selected.has(run.id)});
+      box.addEventListener("change", () => {
+        if (box.checked) selected.add(run.id); else selected.delete(run.id);
+        compareButton.disabled = selected.size < 1 || selected.size > 20;
+        sweepButton.disabled = selected.size < 2;
+      });
+      const first = el("td", {class: "frozen f0"}, box);
+      const idCell = el("td", {class: "mono frozen f1"});
+      if (depth) idCell.append(el("span", {class: "indent", text: "↳ "}));
+      if (run.children) {
+        const toggle = el("button", {type: "button", class: "expand", "aria-expanded": "false",
+                                     title: "show child runs", text: "▸"});
+        toggle.addEventListener("click", () => expand(toggle, run, columns, depth));
+        idCell.append(toggle, " ");
+      }
+      idCell.append(el("a", {href: Studio.runUrl(run.id), text: run.id}));
+      const cells = [first, idCell,
+        el("td", {class: "frozen f2 clip", title: run.display_name || "", text: run.display_name || ""}),
+        el("td", {class: "frozen f3"}, Studio.status(run.status))];
+      for (const [key, , , cell] of columns) if (!hidden.has(key)) cells.push(cell(run));
+      return el("tr", {dataset: {run: run.id, depth: String(depth)}, class: depth ? "child" : null}, ...cells);
+    }
+
+    async function expand(toggle, run, columns, depth) {
+      const row = toggle.closest("tr");
+      if (toggle.getAttribute("aria-expanded") === "true") {
+        let next = row.nextSibling;
+        while (next && Number(next.dataset.depth) > depth) { const gone = next; next = next.nextSibling; gone.remove(); }
+        toggle.setAttribute("aria-expanded", "false");
+        toggle.textContent = "▸";
+        return;
+      }
+      toggle.setAttribute("aria-expanded", "true");
+      toggle.textContent = "▾";
+      const page = await Studio.api("/api/runs?parent=" + Studio.enc(run.id) + "&per_page=500&sort=created&order=asc");
+      let after = row;
+      for (const child of page.runs) {
+        const tr = runRow(child, columns, depth + 1);
+        after.after(tr);
+        after = tr;
+      }
+      freeze(document.getElementById("runs"));
+    }
+
+    /* Sticky offsets of the frozen columns: each starts where the previous one ends. */
+    function freeze(table) {
+      let left = 0;
+      for (const cls of ["f0", "f1", "f2", "f3"]) {
+        const th = table.tHead.querySelector("th." + cls);
+        if (!th) continue;
+        for (const cell of table.querySelectorAll("." + cls)) cell.style.left = left + "px";
+        left += th.getBoundingClientRect().width;
+      }
+    }
+
+    function render(result) {
+      lastResult = result;
+      const table = document.getElementById("runs");
+      const columns = allColumns(result);
+      chooser(columns);
+      clear(table.tHead).append(header(columns));
+      const body = clear(table.tBodies[0]);
+      for (const run of result.runs) body.append(runRow(run, columns, 0));
+      freeze(table);
       document.getElementById("no-runs").hidden = result.runs.length > 0;
       const first = (result.page - 1) * result.per_page;
       const last = first + result.runs.length;
@@ -138,6 +246,7 @@
       query.status = form.status.value || null;
       query.tags = form.tag.value.split(/\s+/).filter(Boolean);
       query.text = form.q.value.trim() || null;
+      query.filter = form.filter.value.trim() || null;
       query.page = 1;
       load();
     });
@@ -145,6 +254,9 @@
     document.getElementById("next").addEventListener("click", () => { query.page++; load(); });
     compareButton.addEventListener("click", () => {
       location.href = "/compare?runs=" + [...selected].map(Studio.enc).join(",");
+    });
+    sweepButton.addEventListener("click", () => {
+      location.href = "/sweep?runs=" + [...selected].map(Studio.enc).join(",");
     });
     render(data.result);
   };
@@ -158,7 +270,14 @@
       ...runs.map((r) => el("th", null, el("a", {href: Studio.runUrl(r.id),
                                                  text: r.display_name || r.id})))));
     const body = table.tBodies[0];
-    const row = (label, cells) => body.append(el("tr", null, el("th", {text: label}), ...cells));
+    const row = (label, cells, cls) => body.append(el("tr", {class: cls || null},
+      el("th", {text: label}), ...cells));
+    const differs = new Set(data.param_differs || []);
+    for (const name of data.param_names || []) {
+      row("param " + name, runs.map((r) => el("td", {class: "num",
+        text: name in r.params ? Studio.value(r.params[name]) : "–"})), differs.has(name) ? "differs" : "same");
+      body.lastChild.dataset.param = name;
+    }
     row("Experiment", runs.map((r) => el("td", {text: r.experiment})));
     row("Status", runs.map((r) => el("td", null, Studio.status(r.status))));
     row("Duration", runs.map((r) => el("td", {class: "num", text: Studio.duration(r.duration)})));
@@ -176,10 +295,16 @@
     const charts = document.getElementById("compare-charts");
     document.getElementById("no-charts").hidden = data.charts.length > 0;
     for (const chart of data.charts) {
-      const plot = el("div", {class: "plot"});
-      charts.append(el("div", {class: "card", dataset: {metric: chart.name}},
-        el("h3", {text: chart.name}), plot));
-      overlay(plot, chart.name, runs);
+      const card = el("div", {class: "card", dataset: {metric: chart.name}}, el("h3", {text: chart.name}));
+      charts.append(card);
+      if (chart.chart === "line") {
+        Studio.panel(card, {title: chart.name, sources: runs.map((r) =>
+          ({run: r.id, metric: chart.name, label: r.display_name || r.id}))}).draw();
+      } else {
+        const plot = el("div", {class: "plot"});
+        card.append(plot);
+        overlay(plot, chart.name, runs);
+      }
     }
   };
 
@@ -203,6 +328,7 @@
       c.x.forEach((xv, i) => { if (index.has(xv)) y[index.get(xv)] = c.y[i]; });
       return {name: c.name, y: y};
     });
-    Studio.chart(plot, {x: xs, xName: "step", lines: lines, spanGaps: true});
+    Studio.chart(plot, {x: xs, xName: (results.find((s) => s) || {}).x_name || "x", lines: lines,
+                        spanGaps: true});
   }
 })();

@@ -104,23 +104,79 @@
 
     const log = document.getElementById("log");
     const logState = document.getElementById("log-state");
+    const logEmpty = document.getElementById("log-empty");
+    const follow = document.getElementById("log-follow");
+    const search = document.getElementById("log-search");
+    const searchCount = document.getElementById("log-matches");
     let lineCount = 0;
+    let pending = null;  /* the unfinished last line (a progress bar), replaced as it moves */
+    let matches = [], matchAt = -1;
+
+    function atBottom() { return log.scrollTop + log.clientHeight >= log.scrollHeight - 8; }
+
+    function shown() {
+      logEmpty.hidden = lineCount > 0 || pending !== null;
+      log.hidden = !logEmpty.hidden;
+    }
+
+    function line(text, cls) {
+      const node = el("div", {class: cls || null});
+      node.dataset.text = Terminal.render(node, text);
+      return node;
+    }
 
     function appendLines(lines, cls) {
-      const atBottom = log.scrollTop + log.clientHeight >= log.scrollHeight - 8;
+      const stick = follow.checked || atBottom();
+      if (pending) { pending.remove(); pending = null; }
       const chunk = document.createDocumentFragment();
-      for (const line of lines) {
-        chunk.append(cls ? el("div", {class: cls, text: line}) : el("div", {text: line || "\u200b"}));
-      }
+      for (const text of lines) chunk.append(line(text, cls));
       log.append(chunk);
       lineCount += lines.length;
       while (lineCount > LOG_LINES && log.firstChild) { log.removeChild(log.firstChild); lineCount--; }
-      if (atBottom) log.scrollTop = log.scrollHeight;
+      if (search.value) mark(chunk, true);
+      shown();
+      if (stick && follow.checked) log.scrollTop = log.scrollHeight;
     }
 
+    function setPartial(text) {
+      if (!text) { if (pending) { pending.remove(); pending = null; } shown(); return; }
+      if (!pending) { pending = el("div", {class: "pending"}); log.append(pending); }
+      pending.dataset.text = Terminal.render(pending, text);
+      shown();
+      if (follow.checked) log.scrollTop = log.scrollHeight;
+    }
+
+    /* Search: matching lines are marked; Enter goes to the next one. */
+    function mark() {
+      const needle = search.value.toLowerCase();
+      matches = [];
+      for (const node of log.children) {
+        const hit = !!needle && (node.dataset.text || "").toLowerCase().includes(needle);
+        node.classList.toggle("match", hit);
+        if (hit) matches.push(node);
+      }
+      searchCount.textContent = needle ? matches.length + " match" + (matches.length === 1 ? "" : "es") : "";
+    }
+    search.addEventListener("input", () => { matchAt = -1; mark(); });
+    search.addEventListener("keydown", (event) => {
+      if (event.key !== "Enter" || !matches.length) return;
+      event.preventDefault();
+      for (const node of matches) node.classList.remove("current");
+      matchAt = (matchAt + (event.shiftKey ? matches.length - 1 : 1)) % matches.length;
+      const node = matches[matchAt];
+      node.classList.add("current");
+      follow.checked = false;
+      log.scrollTop = node.offsetTop - log.clientHeight / 2;
+      searchCount.textContent = (matchAt + 1) + " of " + matches.length;
+    });
+    follow.addEventListener("change", () => { if (follow.checked) log.scrollTop = log.scrollHeight; });
+    log.addEventListener("wheel", (event) => { if (event.deltaY < 0) follow.checked = false; });
+
     function followLog() {
+      shown();
       const source = new EventSource(api + "/log/stream");
       source.addEventListener("log", (e) => appendLines(JSON.parse(e.data).lines));
+      source.addEventListener("partial", (e) => setPartial(JSON.parse(e.data).text));
       source.addEventListener("notice", (e) => appendLines(["… " + JSON.parse(e.data).message], "notice"));
       source.addEventListener("status", (e) => {
         const s = JSON.parse(e.data);
@@ -129,7 +185,10 @@
         logState.textContent = s.live ? "live" : "";
         if (changed) s.live ? refreshDetails() : finished();
       });
-      source.addEventListener("end", () => { source.close(); logState.textContent = ""; });
+      source.addEventListener("end", () => {
+        source.close(); logState.textContent = "";
+        logEmpty.textContent = "This run wrote no output.";
+      });
       source.onerror = () => { logState.textContent = source.readyState === 2 ? "" : "reconnecting…"; };
     }
 
@@ -158,12 +217,13 @@
       try { items = await Studio.api(api + "/metrics"); } catch (error) { items = []; }
       const box = document.getElementById("metrics");
       document.getElementById("no-metrics").hidden = items.length > 0;
+      lineNames = items.filter((m) => m.chart === "line").map((m) => m.name);
       for (const m of items) {
         let card = box.querySelector('.card[data-metric="' + CSS.escape(m.name) + '"]');
         if (!card) {
           card = el("div", {class: "card", dataset: {metric: m.name, chart: m.chart}},
             el("h3", null, el("span", {text: m.name}), el("span", {class: "muted count"})),
-            el("div", {class: m.chart === "line" || m.chart === "xy" ? "plot" : "body"}));
+            el("div", {class: m.chart === "xy" ? "plot" : "body"}));
           box.append(card);
         }
         card.querySelector(".count").textContent = m.chart === "value" ? "" : m.count + (m.chart === "xy" || m.chart === "table" ? " rows" : " values");
@@ -175,16 +235,23 @@
       if (current.live) metricsTimer = setTimeout(loadMetrics, 2000);
     }
 
+    let lineNames = [];
+
     async function drawMetric(card, m) {
-      const target = card.querySelector(".plot, .body");
-      if (m.chart === "line" || m.chart === "xy") {
+      const target = card.querySelector(".plot, .body, .panel");
+      if (m.chart === "line") {
+        if (!card._panel) {
+          clear(target).className = "panel";
+          card._panel = Studio.panel(target, {
+            sources: [{run: run.id, metric: m.name, label: m.name}], title: m.name,
+            others: lineNames.filter((n) => n !== m.name),
+            csv: api + "/series.csv?name=" + Studio.enc(m.name)});
+        }
+        await card._panel.draw();
+      } else if (m.chart === "xy") {
         target.className = "plot";
         const s = await Studio.api(api + "/series?name=" + Studio.enc(m.name) + "&points=" + Studio.points(target));
-        if (s.kind === "table") {
-          Studio.chart(target, {x: s.x, xName: s.x_name, lines: s.series});
-        } else {
-          Studio.chart(target, {x: s.x, xName: "step", lines: [{name: m.name, y: s.y}]});
-        }
+        Studio.chart(target, {x: s.x, xName: s.x_name, lines: s.series});
         card.dataset.downsampled = s.downsampled ? "1" : "0";
       } else if (m.chart === "value") {
         clear(target).append(el("div", {class: "value", text: Studio.value(m.value)}));
@@ -211,6 +278,13 @@
       const body = clear(document.querySelector("#files tbody"));
       const images = clear(document.getElementById("images"));
       for (const f of files) {
+        if (f.link !== undefined) {
+          body.append(el("tr", {class: "link"},
+            el("td", {class: "mono"}, f.name + " → " + f.link),
+            el("td", {class: "num muted", text: "link"}),
+            el("td", {class: "muted", text: "outside the run"})));
+          continue;
+        }
         const url = Studio.fileUrl(run.id, f.name);
         body.append(el("tr", null,
           el("td", {class: "mono"}, f.image ? el("a", {href: url + "?inline=1", target: "_blank", text: f.name}) : f.name),
