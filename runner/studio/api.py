@@ -303,7 +303,7 @@ async def log_stream(request: Request) -> Response:
                 yield _event("log", {"lines": lines}, offset)
                 last_beat = time.monotonic()
                 continue  # more may be waiting: read again before sleeping
-            tail = read_partial(path, offset)
+            tail = read_partial(path, offset) if status["live"] else ""
             if tail != partial:
                 partial = tail
                 yield _event("partial", {"text": tail}, offset)
