@@ -82,6 +82,7 @@ def runs(request: Request) -> Response:
         order=q.get("order") or "desc", page=_int(request, "page", 1),
         per_page=_int(request, "per_page", _listing.PER_PAGE),
         filter=q.get("filter") or None, parent=q.get("parent") or None,
+        children=q.get("children") == "1",
     ))
 
 

@@ -98,7 +98,8 @@ def _runs_data(request: Request, experiment: str | None) -> dict[str, Any]:
     query = {"experiment": experiment, "status": q.get("status") or None,
              "tags": q.getlist("tag"), "text": q.get("q") or None,
              "sort": q.get("sort") or "created", "order": q.get("order") or "desc",
-             "page": page, "per_page": per_page, "filter": q.get("filter") or None}
+             "page": page, "per_page": per_page, "filter": q.get("filter") or None,
+             "children": q.get("children") == "1"}
     try:
         result = _listing.runs_page(request.app.state.workspace, **query)
     except UsageError as exc:  # a bad filter in the address: show the page and the error

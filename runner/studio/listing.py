@@ -52,7 +52,7 @@ def runs_page(ws: Workspace, *, experiment: str | None = None, status: str | Non
               tags: list[str] | tuple[str, ...] = (), text: str | None = None,
               sort: str = "created", order: str = "desc", page: int = 1,
               per_page: int = PER_PAGE, filter: str | None = None,
-              parent: str | None = None) -> dict[str, Any]:
+              parent: str | None = None, children: bool = False) -> dict[str, Any]:
     """One page of top-level runs (or of one run's children), filtered and sorted.
 
     Args:
@@ -67,6 +67,8 @@ def runs_page(ws: Workspace, *, experiment: str | None = None, status: str | Non
         per_page: runs per page (1 to :data:`MAX_PER_PAGE`).
         filter: an expression of the filter language (:mod:`runner.core.filter`).
         parent: list this run's children instead of top-level runs.
+        children: list child runs too, each as a run of its own (a filter on
+            parameters then finds a sweep's trials).
 
     Returns:
         ``{"runs": [...], "total": int | None, "page", "per_page", "has_more",
@@ -106,20 +108,21 @@ def runs_page(ws: Workspace, *, experiment: str | None = None, status: str | Non
             and parent is None):
         # Fast path: the store's own order, only as many rows as this page needs.
         rows = list_runs(ws, experiment=experiment, status=status, tags=values or None,
-                         tag_keys=keys, limit=start + per_page + 1)
+                         tag_keys=keys, limit=start + per_page + 1,
+                         include_children=children)
         has_more = len(rows) > start + per_page
         rows = rows[start:start + per_page]
         total = None
-        if not values and not keys:
+        if not values and not keys and not children:
             total = _count(ws, experiment, status)
         elif not has_more:
             total = start + len(rows)
     else:
         every = _CACHE.get(ws, (experiment, status, tuple(sorted(values.items())),
-                                tuple(keys), parent),
+                                tuple(keys), parent, children),
                            lambda: list_runs(ws, experiment=experiment, status=status,
                                              tags=values or None, tag_keys=keys,
-                                             parent_id=parent))
+                                             parent_id=parent, include_children=children))
         if found is not None:
             from ..api.run_filter import filter_rows
 

@@ -52,6 +52,7 @@ _PATHS: dict[str, Any] = {
                           "params.alpha >= 0.5 and status = \"Completed\"`; a bad one is a "
                           "400 naming the column."),
          _query("parent", "List this run's children instead of top-level runs."),
+         _query("children", "1 to list child runs too."),
          _query("order", "asc or desc.", enum=["asc", "desc"], default="desc"),
          _query("page", "1-based page.", "integer", minimum=1, default=1),
          _query("per_page", "Runs per page.", "integer", minimum=1, maximum=500,

@@ -69,6 +69,7 @@
     form.tag.value = (query.tags || []).join(" ");
     form.q.value = query.text || "";
     form.filter.value = query.filter || "";
+    form.children.checked = !!query.children;
     showFilterError(query.filter_error || null);
 
     function showFilterError(message) {
@@ -84,6 +85,7 @@
       for (const t of query.tags || []) p.append("tag", t);
       if (query.text) p.set("q", query.text);
       if (query.filter) p.set("filter", query.filter);
+      if (query.children) p.set("children", "1");
       if (query.sort !== "created") p.set("sort", query.sort);
       if (query.order !== "desc") p.set("order", query.order);
       if (query.page > 1) p.set("page", query.page);
@@ -247,6 +249,7 @@
       query.tags = form.tag.value.split(/\s+/).filter(Boolean);
       query.text = form.q.value.trim() || null;
       query.filter = form.filter.value.trim() || null;
+      query.children = form.children.checked;
       query.page = 1;
       load();
     });
