@@ -167,7 +167,7 @@ def test_a_table_with_a_text_column_is_a_table_and_a_numeric_one_a_chart(ws: Wor
 
 def test_the_runs_api_filters_with_the_shared_language(sweep, client: TestClient):
     """?filter= keeps the runs the expression holds for; params compare as numbers."""
-    parent, children = sweep
+    _parent, children = sweep
     body = client.get("/api/runs", params={
         "filter": 'metrics.mse < 3000 and params.alpha >= 0.5 and status = "Completed"',
         "children": "1"}).json()
@@ -215,7 +215,7 @@ def test_get_runs_and_list_runs_take_the_same_filter(sweep, ws: Workspace):
     """Experiment.get_runs(filter=...) and list_runs(filter=...) keep the same runs."""
     from runner.api.experiment import list_runs
 
-    parent, children = sweep
+    _parent, children = sweep
     text = "params.opt = 'sgd' and metrics.mse <= 3000"
     got = [r.id for r in Experiment(ws, "sweep").get_runs(filter=text, include_children=True)]
     listed = [r["id"] for r in list_runs(ws, filter=text, include_children=True)]
@@ -230,8 +230,8 @@ def test_get_runs_refuses_a_bad_filter_at_the_call(ws: Workspace):
 
 
 def test_the_cli_filters_runs_and_reports_a_bad_filter(sweep, ws: Workspace):
-    """`runner runs --filter` lists matching runs; a bad filter exits 2 with the caret."""
-    parent, children = sweep
+    """`runner runs --filter` lists matching runs; a bad filter fails with the caret."""
+    _parent, children = sweep
     ok = CliRunner().invoke(cli, ["--workspace", str(ws.root), "runs", "--all", "--json",
                                   "--filter", "params.alpha > 0.6"])
     bad = CliRunner().invoke(cli, ["--workspace", str(ws.root), "runs",
