@@ -257,3 +257,194 @@ def test_compare_overlays_the_curves_of_the_runs_picked(page, studio):
 
     assert 3 == page.evaluate(
         "() => document.querySelector('#compare-charts .plot')._uplot.series.length")
+
+
+# ------------------------------------------------------- charts, lists, sweeps, logs
+
+
+def _plot(card: str) -> str:
+    return f'.card[data-metric="{card}"] .plot'
+
+
+def test_a_metric_panel_draws_the_logged_step_log_scale_smoothing_and_zoom(page, studio):
+    """A metric logged at steps 0, 100, ..., 900 is drawn at those steps with whole-number
+    ticks; log y, smoothing (raw kept faint) and a zoom (fetched again) all redraw it; a run
+    without output says so instead of an empty log."""
+    run = Experiment(studio.workspace, "axes").start_logging(snapshot_directory=None,
+                                                             outputs=False)
+    for s in range(0, 1000, 100):
+        run.log("loss", 10 ** (-s / 300), step=s)
+    run.complete()
+    page.goto(f"{studio.url}/runs/{run.id}")
+    plot = _plot("loss")
+    page.wait_for_selector(plot + '[data-drawn="1"] canvas', timeout=WAIT_MS)
+    xs = page.evaluate(f"() => Array.from(document.querySelector('{plot}')._uplot.data[0])")
+    integer = page.get_attribute(plot, "data-integer-x")
+
+    page.check('.card[data-metric="loss"] .log-y')
+    page.wait_for_selector(plot + '[data-log-y="1"]', timeout=WAIT_MS)
+    distr = page.evaluate(f"() => document.querySelector('{plot}')._uplot.scales.y.distr")
+    page.locator('.card[data-metric="loss"] .smooth').fill("0.8")
+    page.wait_for_function(f"() => document.querySelector('{plot}')._uplot.series.length === 3",
+                           timeout=WAIT_MS)
+    labels = page.evaluate(
+        f"() => document.querySelector('{plot}')._uplot.series.map((s) => s.label)")
+    page.evaluate(f"() => document.querySelector('{plot}')._onZoom(200, 500)")
+    page.wait_for_function(f"() => document.querySelector('{plot}').dataset.range === '200,500'"
+                           f" && document.querySelector('{plot}')._uplot.data[0].length === 4",
+                           timeout=WAIT_MS)
+    zoomed = page.evaluate(f"() => Array.from(document.querySelector('{plot}')._uplot.data[0])")
+    empty = page.text_content("#log-empty")
+
+    assert list(range(0, 1000, 100)) == xs
+    assert "1" == integer
+    assert 3 == distr
+    assert ["step", "loss (raw)", "loss"] == labels
+    assert [200, 300, 400, 500] == zoomed
+    assert page.is_hidden("#log")
+    assert "no output" in empty
+
+
+def test_the_runs_list_has_parameter_columns_and_the_filter_language(page, studio):
+    """Parameters are columns; a filter expression narrows the list, a bad one shows its
+    column with a caret; a hidden column stays hidden after a reload; children expand."""
+    exp = Experiment(studio.workspace, "params")
+    parent = exp.start_logging(snapshot_directory=None, outputs=False, display_name="sweep")
+    for alpha, mse in ((0.25, 4000), (0.5, 2500), (1.0, 1000)):
+        child = parent.child_run()
+        studio.workspace.store.set_params(child.id, {"alpha": alpha}, "sweep")
+        child.log("mse", mse)
+        child.complete()
+    parent.complete()
+    page.goto(f"{studio.url}/experiments/params?children=1")
+    page.wait_for_selector('#runs th[data-column="param:alpha"]', timeout=WAIT_MS)
+    page.fill("input[name=filter]", "params.alpha >= 0.5 and metrics.mse < 3000")
+    page.click("#filters button[type=submit]")
+    page.wait_for_function("() => document.querySelectorAll('#runs tbody tr').length === 2",
+                           timeout=WAIT_MS)
+    alphas = sorted(page.locator("#runs tbody td.param").all_text_contents())
+    page.fill("input[name=filter]", "params.alpha >= ")
+    page.click("#filters button[type=submit]")
+    page.wait_for_selector("#filter-error:not([hidden])", timeout=WAIT_MS)
+    error = page.text_content("#filter-error")
+
+    page.goto(f"{studio.url}/experiments/params")
+    page.click(".columns summary")
+    page.uncheck('#column-list input[data-column="duration"]')
+    page.reload()
+    page.locator("#runs tbody tr").first.wait_for(timeout=WAIT_MS)
+    duration_shown = page.locator('#runs th[data-column="duration"]').count()
+    page.click("#runs .expand")
+    page.wait_for_function("() => document.querySelectorAll('#runs tbody tr.child').length === 3",
+                           timeout=WAIT_MS)
+    aggregate = page.text_content("#runs td.children")
+
+    assert ["0.5", "1.0"] == alphas
+    assert "column 16" in error and error.rstrip().endswith("^")
+    assert 0 == duration_shown
+    assert "3 runs" in aggregate and "mse best 1000" in aggregate
+
+
+def test_a_sweep_parent_draws_parallel_coordinates_a_scatter_and_best_so_far(page, studio):
+    """A parent's sweep page has one line per child across one axis per parameter and the
+    metric, a point per child in the scatter, and a best-so-far curve."""
+    exp = Experiment(studio.workspace, "sweepview")
+    parent = exp.start_logging(snapshot_directory=None, outputs=False)
+    for i in range(6):
+        child = parent.child_run()
+        studio.workspace.store.set_params(
+            child.id, {"lr": 10 ** -(i % 4), "opt": "adam" if i % 2 else "sgd"}, "sweep")
+        child.log("accuracy", 0.5 + i / 20)
+        child.complete()
+    parent.complete()
+    page.goto(f"{studio.url}/sweep?parent={parent.id}")
+    page.wait_for_selector("#parcoords svg", timeout=WAIT_MS)
+    page.wait_for_selector('#best[data-drawn="1"]', timeout=WAIT_MS)
+    lines = page.locator("#parcoords .pc-line").count()
+    axes = page.get_attribute("#parcoords", "data-axes")
+    dots = page.locator("#scatter .dot").count()
+    goal = page.input_value("#sweep-goal")
+    best = page.evaluate("() => Array.from(document.querySelector('#best')._uplot.data[2])")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "sweep-page.png"), full_page=True)
+
+    assert 6 == lines
+    assert "3" == axes
+    assert 6 == dots
+    assert "max" == goal
+    assert [0.5, 0.55, 0.6, 0.65, 0.7, 0.75] == [round(v, 2) for v in best]
+
+
+def test_a_live_log_collapses_a_progress_bar_and_shows_ansi_colours(page, studio, tmp_path):
+    """A \\r progress bar shows only its latest state while it runs and once when it ends;
+    ANSI colours render as colour, never as raw escapes."""
+    source = _script(tmp_path / "src", "bar.py", """\
+        import os, sys, time
+        print("\\x1b[31mred alert\\x1b[0m plain", flush=True)
+        for k in range(6):
+            sys.stdout.write(f"\\r{k * 10:3d}%|{'#' * k:<10}|")
+            sys.stdout.flush()
+            time.sleep(0.02)
+        while not os.path.exists(sys.argv[1]):
+            time.sleep(0.05)
+        sys.stdout.write("\\r100%|##########|\\n")
+        print("after", flush=True)
+        """)
+    trigger = tmp_path / "go"
+    run = Experiment(studio.workspace, "bars").submit(ScriptRunConfig(
+        source_directory=str(source), script="bar.py", arguments=[str(trigger)]))
+    try:
+        page.goto(f"{studio.url}/runs/{run.id}")
+        _wait_text(page, "#log .pending", " 50%")
+        live = page.locator("#log .pending").all_text_contents()
+        red = page.evaluate("() => { const s = [...document.querySelectorAll('#log span')]"
+                            ".find((n) => n.textContent === 'red alert'); "
+                            "return s ? getComputedStyle(s).color : null; }")
+        trigger.write_text("go")
+        _wait_text(page, "#log", "after")
+        _wait_text(page, "#run-status", "Completed")
+        bars = [t for t in page.locator("#log div").all_text_contents() if "%|" in t]
+        text = page.text_content("#log")
+    finally:
+        trigger.write_text("go")
+        run.wait_for_completion(raise_on_error=False)
+
+    assert [" 50%|#####     |"] == live
+    assert "rgb(229, 83, 75)" == red
+    assert ["100%|##########|"] == bars
+    assert "\x1b" not in text and "[31m" not in text
+
+
+@pytest.mark.parametrize("width", [1280, 420])
+def test_wide_lines_and_wide_tables_stay_inside_the_window(browser, studio, width):
+    """A failed run's long unbroken error and a runs table with many metric columns do not
+    widen the page; the table scrolls inside its box, whose scrollbar is in view."""
+    exp = Experiment(studio.workspace, f"wide{width}")
+    failed = exp.start_logging(snapshot_directory=None, outputs=False)
+    failed.fail("x" * 5000)
+    for i in range(3):
+        run = exp.start_logging(snapshot_directory=None, outputs=False)
+        for m in range(25):
+            run.log(f"metric_number_{m:02d}", m * 1.5 + i)
+        run.complete()
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    try:
+        page.goto(f"{studio.url}/runs/{failed.id}")
+        page.wait_for_selector("#run-error:not([hidden])", timeout=WAIT_MS)
+        run_width = page.evaluate("() => document.documentElement.scrollWidth")
+        page.goto(f"{studio.url}/experiments/wide{width}")
+        page.locator("#runs tbody tr").first.wait_for(timeout=WAIT_MS)
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"runs-{width}.png"))
+        list_width = page.evaluate("() => document.documentElement.scrollWidth")
+        box = page.evaluate("() => { const b = document.querySelector('.runs-scroll'); "
+                            "const r = b.getBoundingClientRect(); return {scroll: b.scrollWidth,"
+                            " client: b.clientWidth, bottom: r.bottom, right: r.right}; }")
+    finally:
+        context.close()
+
+    assert run_width <= width
+    assert list_width <= width
+    assert box["scroll"] > box["client"]
+    assert box["bottom"] <= 900 and box["right"] <= width

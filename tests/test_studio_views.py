@@ -319,3 +319,13 @@ def test_a_partial_line_is_sent_from_its_last_carriage_return(tmp_path: Path):
     assert " 30%|### |" == read_partial(log, offset)
     log.write_bytes(b"done\n 10%|#   |\r100%|####|\n")
     assert "" == read_partial(log, offset)
+
+
+def test_the_filter_check_says_whether_an_expression_parses(client: TestClient):
+    """/api/filter gives the canonical text of a good filter and the column of a bad one."""
+    good = client.get("/api/filter", params={"filter": "params.a>=0.5 AND status='Completed'"})
+    bad = client.get("/api/filter", params={"filter": "params.a >= "})
+    assert (200, 200) == (good.status_code, bad.status_code)
+    assert {"ok": True, "filter": 'params.a >= 0.5 and status = "Completed"', "message": None,
+            "column": None} == good.json()
+    assert (False, 13) == (bad.json()["ok"], bad.json()["column"])

@@ -120,6 +120,22 @@ def series_csv(request: Request) -> Response:
         "content-disposition": f'attachment; filename="{filename}"'})
 
 
+def check_filter(request: Request) -> Response:
+    """Whether a filter parses: its canonical text, or the error with its column (200 both
+    ways, so a page can check what is typed before listing runs)."""
+    from ..api.run_filter import as_filter
+    from ..core.filter import FilterError
+
+    text = request.query_params.get("filter") or ""
+    try:
+        found = as_filter(text)
+    except FilterError as exc:
+        return JSON({"ok": False, "filter": None, "message": exc.message,
+                     "column": exc.context.get("column")})
+    return JSON({"ok": True, "filter": None if found is None else str(found), "message": None,
+                 "column": None})
+
+
 def sweep(request: Request) -> Response:
     ids = [i for part in request.query_params.getlist("runs") for i in part.split(",") if i]
     return JSON(_queries.sweep(_ws(request), parent=request.query_params.get("parent") or None,
@@ -345,6 +361,7 @@ ROUTES = [
     Route("/api/runs/{run_id}/series", series),
     Route("/api/runs/{run_id}/series.csv", series_csv),
     Route("/api/sweep", sweep),
+    Route("/api/filter", check_filter),
     Route("/api/runs/{run_id}/files", files),
     Route("/api/runs/{run_id}/files/{name:path}", file),
     Route("/api/runs/{run_id}/log", log_tail),

@@ -94,6 +94,10 @@
     }
 
     async function load() {
+      if (query.filter) {
+        const check = await Studio.api("/api/filter?filter=" + Studio.enc(query.filter));
+        if (!check.ok) { showFilterError(check.message); return; }
+      }
       const p = params();
       const shown = new URLSearchParams(p);
       shown.delete("experiment");
