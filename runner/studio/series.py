@@ -39,7 +39,7 @@ AXES = ("step", "time", "relative")
 #: Series read at the same time; more requests wait (bounded memory).
 CONCURRENT = 2
 #: Chunks whose data is read per query.
-BATCH = 8
+BATCH = 4
 
 _turns = threading.BoundedSemaphore(CONCURRENT)
 
@@ -123,18 +123,31 @@ def _read(ws: Workspace, run_id: str, name: str, chunks: list, points: int, axis
             else:
                 values = [values[k] for k in picks]
             end = g + len(values)
+            if total <= points:  # nothing to thin: every value in the range
+                x_out.extend(x)
+                y_out.extend(map(_downsample.drawable, values))
+                g = end
+                continue
             while bucket < buckets:
                 lo, hi = total * bucket // buckets, total * (bucket + 1) // buckets
                 start, stop = max(lo, g) - g, min(hi, end) - g
+                if not pending and lo >= g and hi <= end:
+                    # The common case: the bucket lies inside this chunk.
+                    found = sorted(set(_downsample._extremes(values, start, stop)))
+                    if not found:
+                        x_out.append(x[start])
+                        y_out.append(None)
+                    for k in found:
+                        x_out.append(x[k])
+                        y_out.append(_downsample.drawable(values[k]))
+                    bucket += 1
+                    continue
                 if start < stop:
-                    if total <= points:
-                        pending.extend((g + k, values[k], x[k]) for k in range(start, stop))
-                    else:
-                        pending.extend((g + k, values[k], x[k]) for k in
-                                       _downsample._extremes(values, start, stop))
+                    pending.extend((g + k, values[k], x[k]) for k in
+                                   _downsample._extremes(values, start, stop))
                 if hi > end:
                     break  # the bucket goes on in the next chunk
-                _settle(pending, lo, total <= points, x_out, y_out)
+                _settle(pending, x_out, y_out)
                 pending = []
                 bucket += 1
             g = end
@@ -147,14 +160,8 @@ def _read(ws: Workspace, run_id: str, name: str, chunks: list, points: int, axis
             "origin": origin if axis == "relative" else None}
 
 
-def _settle(found: list[tuple[int, Any, Any]], first: int, whole: bool,
-            x_out: list[Any], y_out: list[Any]) -> None:
-    """Append a finished bucket: every value when not thinning, else its extremes."""
-    if whole:
-        for _, value, x in found:
-            x_out.append(x)
-            y_out.append(_downsample.drawable(value))
-        return
+def _settle(found: list[tuple[int, Any, Any]], x_out: list[Any], y_out: list[Any]) -> None:
+    """Append a bucket that spanned chunks: the extremes of its pieces' extremes."""
     drawn = [(index, _downsample.drawable(value), x) for index, value, x in found]
     numbers = [item for item in drawn if item[1] is not None]
     if not numbers:
