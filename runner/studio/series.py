@@ -10,9 +10,11 @@ meets the requested one (a zoom), a few at a time into one ``array('d')``.
 Memory is bounded: a series is read a few chunks (of 65,536 values) at a time, each
 bucket's minimum and maximum kept as it goes (the "min/max per pixel column" of
 :mod:`._downsample`, across chunk edges), so a request holds a few chunks and its answer,
-never the whole metric; and at most :data:`CONCURRENT` series are read at once (the
+never the whole metric; and at most :data:`CONCURRENT` long series are read at once (the
 others wait their turn), so eight concurrent 20,000-point requests of a 1M-point metric
-cost about what two do, while small requests (status, log) never wait for them.
+cost about what one does, while small requests (status, log, short series) never wait
+for them. (Thinning is Python work under the GIL: two threads at it would not finish
+sooner, they would only slow every other request down.)
 
 x axes:
 
@@ -36,8 +38,11 @@ if TYPE_CHECKING:
     from ..api.workspace import Workspace
 
 AXES = ("step", "time", "relative")
-#: Series read at the same time; more requests wait (bounded memory).
-CONCURRENT = 2
+#: Long series read at the same time; more requests wait (bounded memory, and one
+#: thread at most busy thinning, so small requests still get the interpreter).
+CONCURRENT = 1
+#: A series longer than this waits its turn; shorter ones are read at once.
+LONG = 100_000
 #: Chunks whose data is read per query.
 BATCH = 4
 
@@ -86,6 +91,8 @@ def scalar_series(ws: Workspace, run_id: str, name: str, points: int, *,
         raise UsageError(f"metric {name!r} is a {kind}; this reads scalar series only.")
     if axis == "relative" and origin is None:
         origin = chunks[0][4] if chunks else 0.0
+    if sum(chunk[1] for chunk in chunks) <= LONG:
+        return _read(ws, run_id, name, chunks, points, axis, low, high, origin or 0.0)
     with _turns:
         return _read(ws, run_id, name, chunks, points, axis, low, high, origin or 0.0)
 
