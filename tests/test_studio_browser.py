@@ -339,7 +339,7 @@ def test_the_runs_list_has_parameter_columns_and_the_filter_language(page, studi
                            timeout=WAIT_MS)
     aggregate = page.text_content("#runs td.children")
 
-    assert ["0.5", "1.0"] == alphas
+    assert ["0.5", "1"] == alphas
     assert "column 16" in error and error.rstrip().endswith("^")
     assert 0 == duration_shown
     assert "3 runs" in aggregate and "mse best 1000" in aggregate

@@ -86,6 +86,13 @@ Studio.value = function (v) {
   return String(v);
 };
 
+/* A parameter (stored as text): numbers shortened like metrics, other text as it is. */
+Studio.param = function (v) {
+  if (typeof v !== "string" || v.trim() === "") return Studio.value(v);
+  const n = Number(v);
+  return isFinite(n) ? Studio.value(n) : v;
+};
+
 Studio.size = function (bytes) {
   if (bytes === null || bytes === undefined) return "";
   const units = ["B", "KB", "MB", "GB", "TB"];

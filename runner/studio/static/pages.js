@@ -115,7 +115,8 @@
     function allColumns(result) {
       return baseColumns(query)
         .concat(result.param_names.map((n) => ["param:" + n, n, "param:" + n,
-          (r) => el("td", {class: "num param", text: n in r.params ? Studio.value(r.params[n]) : "–"})]))
+          (r) => el("td", {class: "num param", title: r.params[n] ?? null,
+                           text: n in r.params ? Studio.param(r.params[n]) : "–"})]))
         .concat(result.metric_names.map((n) => ["metric:" + n, n, "metric:" + n,
           (r) => el("td", {class: "num", text: Studio.value(r.metrics[n])})]));
     }
@@ -281,8 +282,8 @@
       el("th", {text: label}), ...cells));
     const differs = new Set(data.param_differs || []);
     for (const name of data.param_names || []) {
-      row("param " + name, runs.map((r) => el("td", {class: "num",
-        text: name in r.params ? Studio.value(r.params[name]) : "–"})), differs.has(name) ? "differs" : "same");
+      row("param " + name, runs.map((r) => el("td", {class: "num", title: r.params[name] ?? null,
+        text: name in r.params ? Studio.param(r.params[name]) : "–"})), differs.has(name) ? "differs" : "same");
       body.lastChild.dataset.param = name;
     }
     row("Experiment", runs.map((r) => el("td", {text: r.experiment})));
