@@ -329,3 +329,56 @@ def test_the_filter_check_says_whether_an_expression_parses(client: TestClient):
     assert {"ok": True, "filter": 'params.a >= 0.5 and status = "Completed"', "message": None,
             "column": None} == good.json()
     assert (False, 13) == (bad.json()["ok"], bad.json()["column"])
+
+
+# -------------------------------------------------- what the other parts record
+
+
+def test_a_hyperdrive_parent_ranks_by_its_primary_metric_and_goal(ws: Workspace,
+                                                                 client: TestClient):
+    """A parent's definition naming primaryMetricName and its goal decides the aggregate."""
+    import time
+
+    now = time.time()
+    ws.store.insert_run("hd", "hd", type="hyperdrive", status="Completed", created=now,
+                        start_time=now, end_time=now + 1, exit_code=0, definition={
+                            "hyperdrive": {"primaryMetricName": "score",
+                                           "primaryMetricGoal": "MINIMIZE"}})
+    for i, score in enumerate((3.0, 1.0, 2.0)):
+        ws.store.insert_run(f"hd_{i}", "hd", type="child", parent_id="hd", status="Completed",
+                            created=now + i, start_time=now + i, end_time=now + i + 1)
+        ws.store.write_metrics(f"hd_{i}", [("score", "scalar", [score], None, None),
+                                           ("accuracy", "scalar", [0.5], None, None)])
+    row = client.get("/api/runs", params={"experiment": "hd"}).json()["runs"][0]
+    sweep = client.get("/api/sweep", params={"parent": "hd"}).json()
+    assert {"metric": "score", "goal": "min", "best": 1.0, "mean": 2.0, "count": 3} == \
+        row["aggregate"]
+    assert ("score", "min") == (sweep["primary"], sweep["goal"])
+
+
+def test_models_and_a_runs_models_and_datasets_are_listed(ws: Workspace, client: TestClient,
+                                                          tmp_path: Path):
+    """/api/models lists each model's versions newest first; a run shows the models it
+    registered and the datasets it read."""
+    from runner.registry import assets as _assets
+
+    run = _run(Experiment(ws, "e"))
+    weights = tmp_path / "model.pkl"
+    weights.write_bytes(b"weights")
+    run.upload_file("outputs/model.pkl", str(weights))
+    run.register_model("net", "outputs/model.pkl")
+    run.register_model("net", "outputs/model.pkl")
+    _assets.record_run_datasets(ws.store, run.id, [{
+        "direction": "input", "name": "train", "dataset": "cifar", "version": 2,
+        "mode": "download", "path": "/data/cifar"}])
+    run.complete()
+    catalog = client.get("/api/models").json()
+    summary = client.get(f"/api/runs/{run.id}").json()
+    page = client.get("/models")
+    assert ["net"] == [m["name"] for m in catalog]
+    assert [2, 1] == [v["version"] for v in catalog[0]["versions"]]
+    assert [("net", 1), ("net", 2)] == sorted((m["name"], m["version"])
+                                              for m in summary["models"])
+    assert [{"direction": "input", "name": "train", "dataset": "cifar", "version": 2,
+             "mode": "download", "path": "/data/cifar"}] == summary["datasets"]
+    assert 200 == page.status_code and 'data-page="models"' in page.text

@@ -120,6 +120,10 @@ def series_csv(request: Request) -> Response:
         "content-disposition": f'attachment; filename="{filename}"'})
 
 
+def models(request: Request) -> Response:
+    return JSON(_queries.models(_ws(request)))
+
+
 def check_filter(request: Request) -> Response:
     """Whether a filter parses: its canonical text, or the error with its column (200 both
     ways, so a page can check what is typed before listing runs)."""
@@ -362,6 +366,7 @@ ROUTES = [
     Route("/api/runs/{run_id}/series.csv", series_csv),
     Route("/api/sweep", sweep),
     Route("/api/filter", check_filter),
+    Route("/api/models", models),
     Route("/api/runs/{run_id}/files", files),
     Route("/api/runs/{run_id}/files/{name:path}", file),
     Route("/api/runs/{run_id}/log", log_tail),

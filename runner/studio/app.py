@@ -129,6 +129,11 @@ def run_page(request: Request) -> Response:
     return render_page(request, "run", summary["display_name"] or summary["id"], summary)
 
 
+def models_page(request: Request) -> Response:
+    return render_page(request, "models", "Models",
+                       {"models": _queries.models(request.app.state.workspace)})
+
+
 def sweep_page(request: Request) -> Response:
     ids = [i for part in request.query_params.getlist("runs") for i in part.split(",") if i]
     data = _queries.sweep(request.app.state.workspace,
@@ -179,6 +184,7 @@ def create_app(workspace: Workspace, *, token: str | None = None,
         Route("/runs/{run_id}", run_page),
         Route("/compare", compare_page),
         Route("/sweep", sweep_page),
+        Route("/models", models_page),
         *_api.ROUTES,
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
     ]

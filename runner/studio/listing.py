@@ -22,7 +22,7 @@ from ..core.errors import UsageError
 from ..core.status import normalize_status
 from ..store import liveness as _liveness
 from .queries import duration, iso, json_safe
-from .ranking import aggregate, primary_goal, primary_metric
+from .ranking import aggregate, primary_goal, primary_metric, settings
 
 if TYPE_CHECKING:
     from ..api.workspace import Workspace
@@ -156,7 +156,8 @@ def _add_children(ws: Workspace, items: list[dict[str, Any]]) -> None:
         item["children"] = len(group)
         item["aggregate"] = None
         if group:
-            properties = ws.store.properties(item["id"])
+            properties = settings(ws.store.get_run(item["id"]),
+                                  ws.store.properties(item["id"]))
             name = primary_metric(properties, group)
             if name is not None:
                 item["aggregate"] = json_safe(aggregate(group, name,

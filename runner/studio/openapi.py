@@ -88,6 +88,9 @@ _PATHS: dict[str, Any] = {
         "summary": "Every value of a scalar metric as CSV: step, value, time.",
         "parameters": [_RUN_ID, {**_query("name", "The metric."), "required": True}],
         "responses": {"200": {"description": "text/csv"}, "400": _ERROR, "404": _ERROR}}},
+    "/api/models": _get(
+        "Registered models by name, each with its versions (newest first) and files.",
+        _json("Models"), run=False),
     "/api/filter": _get(
         "Whether a runs filter parses: {ok, filter (canonical text), message, column}.",
         _json("Filter check"), [_query("filter", "The expression.")], run=False),

@@ -133,12 +133,38 @@ def run_summary(ws: Workspace, run_id: str) -> dict[str, Any]:
         "snapshot_id": details.get("snapshotId"),
         "exit_code": details.get("exitCode"),
         "gpus": details.get("gpus"),
+        "models": _run_models(ws, run_id),
+        "datasets": _run_datasets(ws, run_id),
         "error": error,
         "tags": details.get("tags") or {},
         "properties": details.get("properties") or {},
         "children": children,
         "folder": str(run.folder),
     }
+
+
+def _run_models(ws: Workspace, run_id: str) -> list[dict[str, Any]]:
+    """The model versions registered from a run: name, version, framework."""
+    from ..api.model import model_catalog
+
+    return [{"name": v["name"], "version": v["version"], "framework": v.get("framework")}
+            for group in model_catalog(ws, run_id=run_id) for v in group["versions"]]
+
+
+def _run_datasets(ws: Workspace, run_id: str) -> list[dict[str, Any]]:
+    """What a run read and wrote: direction, input/output name, dataset, version, mode."""
+    from ..registry import assets as _assets
+
+    return [{k: record.get(k) for k in ("direction", "name", "dataset", "version", "mode",
+                                          "path")}
+            for record in _assets.run_datasets(ws.store, run_id)]
+
+
+def models(ws: Workspace) -> list[dict[str, Any]]:
+    """Every registered model with its versions, newest first (the Models page)."""
+    from ..api.model import model_catalog
+
+    return json_safe(model_catalog(ws))
 
 
 def status_item(ws: Workspace, run_id: str) -> dict[str, Any]:
@@ -313,7 +339,7 @@ def sweep(ws: Workspace, *, parent: str | None = None,
     if parent is not None:
         get_run(ws, parent)
         rows = ws.store.children(parent)
-        properties = ws.store.properties(parent)
+        properties = _ranking.settings(ws.store.get_run(parent), ws.store.properties(parent))
     else:
         rows = [get_run(ws, run_id) and ws.store.get_run(run_id) for run_id in run_ids or []]
     if len(rows) > MAX_SWEEP_RUNS:

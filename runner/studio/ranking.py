@@ -17,6 +17,18 @@ _HIGHER_IS_BETTER = ("acc", "auc", "f1", "precision", "recall", "r2", "score", "
                      "iou", "bleu", "reward")
 
 
+def settings(row: dict[str, Any] | None, properties: dict[str, Any]) -> dict[str, Any]:
+    """A parent's ranking settings: a HyperDrive run's ``primaryMetricName`` and
+    ``primaryMetricGoal`` (from its definition) over its ``primary_metric_*`` properties."""
+    out = dict(properties)
+    hyperdrive = ((row or {}).get("definition") or {}).get("hyperdrive") or {}
+    if hyperdrive.get("primaryMetricName"):
+        out["primary_metric_name"] = hyperdrive["primaryMetricName"]
+    if hyperdrive.get("primaryMetricGoal"):
+        out["primary_metric_goal"] = str(hyperdrive["primaryMetricGoal"])
+    return out
+
+
 def primary_goal(name: str, properties: dict[str, Any] | None = None) -> str:
     """``"max"`` or ``"min"``: what "best" means for a metric.
 

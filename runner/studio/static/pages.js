@@ -23,6 +23,42 @@
     }
   };
 
+  /* ----------------------------------------------------------------- models */
+
+  /* Each model's latest version; a click shows its older versions under it. */
+  Studio.pages.models = function (data) {
+    const body = document.querySelector("#models tbody");
+    const items = data.models || [];
+    document.getElementById("no-models").hidden = items.length > 0;
+    const row = (v, older) => el("tr", {id: older ? null : "model-" + v.name, class: older ? "child" : null,
+                                        dataset: {model: v.name, version: String(v.version)}},
+      el("td", null, older ? el("span", {class: "indent", text: "↳ "}) : null, v.name),
+      el("td", {class: "num", text: String(v.version)}),
+      el("td", {text: [v.framework, v.frameworkVersion].filter(Boolean).join(" ") || "–"}),
+      el("td", {class: "mono"}, v.runId ? el("a", {href: Studio.runUrl(v.runId), text: v.runId}) : "–"),
+      el("td", {text: Studio.time(v.createdTime)}),
+      el("td", null, Studio.tags(v.tags)),
+      el("td", {class: "mono clip", title: (v.files || []).join("\n"),
+                text: (v.files || []).length + " file" + ((v.files || []).length === 1 ? "" : "s")}));
+    for (const m of items) {
+      const [latest, ...older] = m.versions;
+      const tr = row(latest, false);
+      if (older.length) {
+        const toggle = el("button", {type: "button", class: "expand", text: "▸ " + older.length + " older",
+                                     "aria-expanded": "false"});
+        toggle.addEventListener("click", () => {
+          const open = toggle.getAttribute("aria-expanded") === "true";
+          toggle.setAttribute("aria-expanded", open ? "false" : "true");
+          toggle.textContent = (open ? "▸ " : "▾ ") + older.length + " older";
+          for (const node of body.querySelectorAll('tr.child[data-model="' + CSS.escape(m.name) + '"]')) node.hidden = open;
+        });
+        tr.cells[1].append(" ", toggle);
+      }
+      body.append(tr);
+      for (const v of older) { const o = row(v, true); o.hidden = true; body.append(o); }
+    }
+  };
+
   /* ------------------------------------------------------------------- runs */
 
   /* Columns: [key, label, sort key, cell(run)]. "sel", "id", "name" and "status" are

@@ -40,6 +40,14 @@
       if (r.source_directory) rows.push(["Source", el("code", {text: r.source_directory})]);
       rows.push(["Exit code", r.exit_code === null || r.exit_code === undefined ? "–" : String(r.exit_code)]);
       if (r.gpus) rows.push(["GPUs", r.gpus.length ? r.gpus.join(", ") : "–"]);
+      if ((r.models || []).length) {
+        const span = el("span");
+        for (const m of r.models) {
+          span.append(el("a", {class: "tag", href: "/models#model-" + Studio.enc(m.name),
+                               text: m.name + ":" + m.version}), " ");
+        }
+        rows.push(["Models", span]);
+      }
       rows.push(["Tags", Studio.tags(r.tags)]);
       if (Object.keys(r.properties || {}).length) rows.push(["Properties", Studio.tags(r.properties)]);
       rows.push(["Folder", el("code", {text: r.folder})]);
@@ -47,6 +55,7 @@
       for (const [label, value] of rows) dl.append(el("dt", {text: label}), el("dd", null, value));
       showStatus(r);
       showChildren(r.children || []);
+      showDatasets(r.datasets || []);
     }
 
     function showStatus(s) {
@@ -76,8 +85,20 @@
       if (node) node.textContent = Studio.duration((Date.now() - Date.parse(current.start_time)) / 1000);
     }, 1000);
 
+    function showDatasets(items) {
+      document.getElementById("datasets-section").hidden = items.length === 0;
+      const body = clear(document.querySelector("#datasets tbody"));
+      for (const d of items) {
+        body.append(el("tr", {dataset: {direction: d.direction}},
+          el("td", {text: d.direction}), el("td", {class: "mono", text: d.name}),
+          el("td", {text: d.dataset ? d.dataset + (d.version ? ":" + d.version : "") : "–"}),
+          el("td", {text: d.mode || "–"}), el("td", {class: "mono clip", title: d.path || "", text: d.path || "–"})));
+      }
+    }
+
     function showChildren(children) {
       document.getElementById("children-section").hidden = children.length === 0;
+      document.getElementById("sweep-link").href = "/sweep?parent=" + Studio.enc(run.id);
       const body = clear(document.querySelector("#children tbody"));
       for (const c of children) {
         body.append(el("tr", null,
