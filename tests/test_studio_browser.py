@@ -11,6 +11,7 @@ The run page's screenshot is kept as ``tests/artifacts/run-page.png``.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -448,3 +449,29 @@ def test_wide_lines_and_wide_tables_stay_inside_the_window(browser, studio, widt
     assert list_width <= width
     assert box["scroll"] > box["client"]
     assert box["bottom"] <= 900 and box["right"] <= width
+
+
+def test_v1_metric_kinds_show_as_a_heat_map_and_a_histogram(page, studio, tmp_path):
+    """A confusion matrix kept as v1 does (an artifact named after the metric, the metric
+    its aml:// address) is a heat map; residuals logged as their JSON are a histogram."""
+    run = Experiment(studio.workspace, "v1kinds").start_logging(snapshot_directory=None,
+                                                                outputs=False)
+    matrix = {"schema_type": "confusion_matrix", "schema_version": "1.0.0",
+              "data": {"class_labels": ["cat", "dog"], "matrix": [[8, 2], [1, 9]]}}
+    document = tmp_path / "cm.json"
+    document.write_text(json.dumps(matrix))
+    run.upload_file("cm", str(document))
+    run.log("cm", f"aml://artifactId/ExperimentRun/dcid.{run.id}/cm")
+    run.log("res", json.dumps({"schema_type": "residuals", "schema_version": "1.0.0",
+                               "data": {"bin_edges": [-1, 0, 1, 2], "bin_counts": [3, 5, 2]}}))
+    run.complete()
+    page.goto(f"{studio.url}/runs/{run.id}")
+    page.wait_for_selector('.card[data-metric="cm"] [data-v1="confusion_matrix"] table',
+                           timeout=WAIT_MS)
+    page.wait_for_selector('.card[data-metric="res"] [data-v1="residuals"] svg',
+                           timeout=WAIT_MS)
+    cells = page.locator('.card[data-metric="cm"] tbody td').all_text_contents()
+    bars = page.locator('.card[data-metric="res"] rect.bar').count()
+
+    assert ["8", "2", "1", "9"] == cells
+    assert 3 == bars

@@ -274,10 +274,16 @@
         const s = await Studio.api(api + "/series?name=" + Studio.enc(m.name) + "&points=" + Studio.points(target));
         Studio.chart(target, {x: s.x, xName: s.x_name, lines: s.series});
         card.dataset.downsampled = s.downsampled ? "1" : "0";
-      } else if (m.chart === "value") {
-        clear(target).append(el("div", {class: "value", text: Studio.value(m.value)}));
-      } else if (m.chart === "text") {
-        clear(target).append(Studio.columnsTable({[m.name]: m.values}));
+      } else if (m.chart === "value" || m.chart === "text") {
+        const last = m.chart === "value" ? m.value : m.values[m.values.length - 1];
+        const doc = await Studio.v1Document(run.id, last);
+        if (doc) {
+          Studio.v1View(target, doc);
+        } else if (m.chart === "value") {
+          clear(target).append(el("div", {class: "value", text: Studio.value(m.value)}));
+        } else {
+          clear(target).append(Studio.columnsTable({[m.name]: m.values}));
+        }
       } else if (m.chart === "table") {
         clear(target).append(m.rows ? Studio.columnsTable(m.rows) : el("p", {class: "muted", text: "Too many rows to show; see the API."}));
       } else if (m.chart === "image") {
