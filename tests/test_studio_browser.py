@@ -1,12 +1,16 @@
 """The studio in a real headless Chromium: the runs page, a running run whose log grows
-without a reload and whose charts are drawn, and the Cancel button.
+without a reload and whose charts are drawn, and the Cancel button; then the step axis,
+log scale, smoothing and zoom of a metric panel, parameter columns and the filter
+language, a sweep's parallel coordinates, a live progress bar collapsing and ANSI
+colours, wide lines and tables at 1280 and 420 px, and v1's metric kinds.
 
 Debian's ``chromium`` is driven by Playwright over the DevTools protocol. The
 browser is started once per session *outside* this process's tree (a detached
 process group that the session ends by its id): Chromium starts and keeps
 renderer processes of its own at any time, which the suite's guard against
 leaked child processes would otherwise count against whichever test was running.
-The run page's screenshot is kept as ``tests/artifacts/run-page.png``.
+Screenshots are kept under ``tests/artifacts/`` (run page, sweep page, runs at both
+widths).
 """
 
 from __future__ import annotations
