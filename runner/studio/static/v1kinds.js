@@ -72,7 +72,8 @@
 
   function bars(edges, heights, extra) {
     const width = 420, height = 200, left = 44, bottom = 24, top = 8;
-    const root = svg("svg", {width: "100%", viewBox: "0 0 " + width + " " + height, role: "img"});
+    const root = svg("svg", {width: width, height: height, class: "bars",
+                             viewBox: "0 0 " + width + " " + height, role: "img"});
     const lo = edges[0], hi = edges[edges.length - 1];
     const values = heights.concat(extra ? extra.flat() : []).filter((v) => typeof v === "number");
     const top_ = Math.max(0, ...values), bottomValue = Math.min(0, ...values);
