@@ -382,3 +382,18 @@ def test_models_and_a_runs_models_and_datasets_are_listed(ws: Workspace, client:
     assert [{"direction": "input", "name": "train", "dataset": "cifar", "version": 2,
              "mode": "download", "path": "/data/cifar"}] == summary["datasets"]
     assert 200 == page.status_code and 'data-page="models"' in page.text
+
+
+def test_the_runs_list_gives_the_gpus_a_run_held(ws: Workspace, client: TestClient):
+    """A run given GPUs lists their ids; one without has none."""
+    import time
+
+    now = time.time()
+    ws.store.insert_run("g1", "gpu", type="script", status="Completed", created=now,
+                        start_time=now, end_time=now + 1, exit_code=0, gpus=["0", "1"])
+    ws.store.insert_run("g0", "gpu", type="script", status="Completed", created=now - 1,
+                        start_time=now - 1, end_time=now, exit_code=0)
+    runs = {r["id"]: r for r in client.get("/api/runs", params={"experiment": "gpu"}).json()
+            ["runs"]}
+    assert ["0", "1"] == runs["g1"]["gpus"]
+    assert None is runs["g0"]["gpus"]

@@ -237,6 +237,7 @@ def _run_item(ws: Workspace, row: dict[str, Any], now: float,
         "tags": ws.store.tags(row["id"]),
         "params": params,
         "parent_id": row.get("parent_id"),
+        "gpus": row.get("gpus"),
     }
 
 

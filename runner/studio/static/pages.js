@@ -71,6 +71,7 @@
       ["started", "Started", "start", (r) => el("td", {text: Studio.time(r.start_time)})],
       ["duration", "Duration", "duration", (r) => el("td", {class: "num", text: Studio.duration(r.duration)})],
       ["children", "Children", null, childrenCell],
+      ["gpus", "GPUs", null, (r) => el("td", {class: "mono", text: (r.gpus || []).join(", ")})],
       ["script", "Script", null, (r) => el("td", {class: "mono clip", title: r.script || "", text: r.script || ""})],
       ["tags", "Tags", null, (r) => el("td", {class: "clip"}, Studio.tags(r.tags))],
     ];
