@@ -4,7 +4,6 @@ gaps, and a million points take a fraction of a second. Standard library only.""
 from __future__ import annotations
 
 import math
-import time
 
 import pytest
 
@@ -115,13 +114,13 @@ def test_points_below_two_are_refused():
         ds.select([[1.0, 2.0, 3.0]], 1)
 
 
-def test_a_million_points_thin_in_well_under_half_a_second():
-    """1,000,000 floats to 2,000 points is a matter of tens of milliseconds."""
+def test_a_million_points_thin_to_the_points_asked_keeping_the_extremes():
+    """1,000,000 floats thin to at most 2,000 points that hold the global minimum and
+    maximum (how fast is measured by tests/benchmarks/bench_studio.py, not here)."""
     values = [math.sin(i / 1000) for i in range(1_000_000)]
 
-    started = time.perf_counter()
     result = ds.series(values, ds.DEFAULT_POINTS)
-    elapsed = time.perf_counter() - started
 
     assert len(result["x"]) <= ds.DEFAULT_POINTS
-    assert elapsed < 0.5
+    assert max(values) == max(result["y"])
+    assert min(values) == min(result["y"])
