@@ -18,6 +18,13 @@ from .core.version import __version__
 _EXPORTS = {
     "AciWebservice": ".api.model",
     "ActivityFailedException": ".core.errors:RunFailed",
+    "AmlCompute": ".api.compute",
+    "ComputeInstance": ".api.compute",
+    "ComputeTarget": ".api.compute",
+    "ComputeTargetNotFound": ".core.errors",
+    "DockerConfiguration": ".api.runconfig_v1",
+    "MpiConfiguration": ".api.runconfig_v1",
+    "PyTorchConfiguration": ".api.runconfig_v1",
     "ArtifactError": ".core.errors",
     "ArtifactNotFound": ".core.errors",
     "BanditPolicy": ".sweep.policy",
@@ -236,6 +243,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .api.compute import AmlCompute, ComputeInstance, ComputeTarget
     from .api.config import RunConfiguration, ScriptRunConfig
     from .api.data_io import DatasetConsumptionConfig, OutputFileDatasetConfig
     from .api.dataset import Dataset, DataType, FileDataset, TabularDataset
@@ -244,10 +252,12 @@ if TYPE_CHECKING:  # pragma: no cover
     from .api.experiment import Experiment
     from .api.model import AciWebservice, InferenceConfig, Model, Webservice
     from .api.run import Run
+    from .api.runconfig_v1 import DockerConfiguration, MpiConfiguration, PyTorchConfiguration
     from .api.workspace import Workspace
     from .core.errors import (
         ArtifactError,
         ArtifactNotFound,
+        ComputeTargetNotFound,
         ConfigError,
         DatasetNotFound,
         DatastoreNotFound,

@@ -127,12 +127,17 @@ def test_conda_opt_in_without_conda_on_path(ws: WorkspacePaths, tmp_path: Path,
         validate_environment(env, ws)
 
 
-def test_docker_is_refused(ws: WorkspacePaths) -> None:
-    """env.docker.enabled = True is refused: runner does not run Docker."""
+def test_docker_enabled_is_accepted_and_builds_the_same_environment(ws: WorkspacePaths) -> None:
+    """env.docker.enabled = True validates and hashes as without Docker (no container)."""
+    from runner.envs.prepare import environment_hash
+
     env = _managed("six")
+    plain = environment_hash(env, ws)
     env.docker.enabled = True
-    with pytest.raises(EnvironmentSpecError, match=r"docker.enabled = False"):
-        validate_environment(env, ws)
+    env.docker.base_image = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04"
+
+    validate_environment(env, ws)
+    assert plain == environment_hash(env, ws)
 
 
 def test_validate_writes_nothing_for_managed(ws: WorkspacePaths) -> None:

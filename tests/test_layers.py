@@ -19,6 +19,7 @@ LAYERS: dict[str, int] = {
     "execution": 4,
     "targets": 5, "sweep": 5,
     "cli": 6, "studio": 6, "server": 6, "widgets": 6, "__init__": 6, "__main__": 6,
+    "compat": 6,
 }
 
 #: The most a module may be, in lines.

@@ -311,7 +311,7 @@ def test_the_package_holds_the_snapshot_a_run_marker_and_the_runner(ws: Workspac
     assert {"train.py", "pkg/data.txt", MARKER, ".runner_pkg/runner_wrapper.py",
             ".runner_pkg/runner_boot.py", ".runner_pkg/runner/__init__.py",
             ".runner_pkg/runner/api/remote_run.py",
-            ".runner_pkg/compat/azureml/core/run.py"} <= names
+            ".runner_pkg/runner/compat/azureml/core/run.py"} <= names
     assert not [n for n in names if "/_server/" in n or "/_studio/" in n or "__pycache__" in n]
     assert ("run-1", job) == (marker, shipped_job)
     assert one.name != two.name

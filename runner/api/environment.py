@@ -235,19 +235,52 @@ class PythonSection:
         return f"<PythonSection {kind} interpreter_path={self.interpreter_path!r}>"
 
 
+class ContainerRegistry:
+    """v1's ``docker.base_image_registry``: recorded with the run, never contacted."""
+
+    def __init__(self) -> None:
+        self.address: str | None = None
+        self.username: str | None = None
+        self.password: str | None = None
+
+
 class DockerSection:
-    """Kept so Azure ML code that sets ``env.docker`` ports; runner does not run Docker.
+    """Kept so Azure ML code that sets ``env.docker`` runs; runner starts no containers.
+
+    ``enabled = True`` is accepted: the run goes ahead on this machine after one
+    notice. The other settings are recorded in the run's definition (the
+    registry password is never recorded) and have no effect.
 
     Attributes:
-        enabled: must stay False (validation refuses True).
-        base_image: ignored.
-        shm_size: ignored.
+        enabled: Docker asked for (a notice at submit; no container).
+        base_image: recorded.
+        base_dockerfile: recorded.
+        base_image_registry: recorded (address and user name).
+        shared_volumes: recorded.
+        shm_size: recorded.
+        arguments: recorded.
+        gpu_support: recorded.
     """
 
     def __init__(self) -> None:
         self.enabled = False
         self.base_image: str | None = None
+        self.base_dockerfile: str | None = None
+        self.base_image_registry = ContainerRegistry()
+        self.shared_volumes = True
         self.shm_size = "2g"
+        self.arguments: list[str] = []
+        self.gpu_support = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """The settings as recorded with a run (no password)."""
+        registry = self.base_image_registry
+        return {"enabled": bool(self.enabled), "baseImage": self.base_image,
+                "baseDockerfile": self.base_dockerfile,
+                "baseImageRegistry": {"address": getattr(registry, "address", None),
+                                      "username": getattr(registry, "username", None)},
+                "sharedVolumes": self.shared_volumes, "shmSize": self.shm_size,
+                "arguments": list(self.arguments or [])}
 
 
 def _write_atomically(path: Path, text: str) -> Path:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..core.errors import WorkspaceNotFound
 from ..core.paths import RUNNER_DIR, WorkspacePaths
 from ..inrun import context as _context
+from .workspace_v1 import WorkspaceV1, v1_names
 
 if TYPE_CHECKING:
     from ..store.db import Store
@@ -24,11 +25,34 @@ if TYPE_CHECKING:
     from .workconfig import WorkspaceConfig
 
 
-class Workspace:
+class Workspace(WorkspaceV1):
     """A workspace folder. Make one with :meth:`create`, find one with
-    :meth:`from_config` or open a known one with :meth:`get`."""
+    :meth:`from_config` or open a known one with :meth:`get`.
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    ``Workspace(subscription_id, resource_group, workspace_name)`` (Azure ML v1's
+    form) opens the workspace ``from_config()`` finds and keeps those names for
+    display (see :mod:`runner.api.workspace_v1`).
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None = None, *args: Any,
+                 **kwargs: Any) -> None:
+        v1 = v1_names((path, *args), kwargs)
+        self._v1: dict[str, str | None] = {}
+        if v1 is not None:
+            found = _context.workspace_override() or find_root(None)
+            if found is None:
+                raise WorkspaceNotFound(
+                    f"Workspace({v1['subscription_id']!r}, {v1['resource_group']!r}, "
+                    f"{v1['workspace_name']!r}) opens the local workspace, and none was found "
+                    f"in {Path.cwd()} or above; create one with `runner init` or set "
+                    f"RUNNER_WORKSPACE.", path=str(Path.cwd()))
+            path = found
+            self._v1 = v1
+        elif args or kwargs:
+            raise TypeError(f"Workspace() takes a folder, or v1's (subscription_id, "
+                            f"resource_group, workspace_name); got {args!r} {kwargs!r}.")
+        if path is None:
+            raise TypeError("Workspace() needs a folder (or use Workspace.from_config()).")
         root = Path(path).resolve()
         runner_dir = root / RUNNER_DIR
         if not runner_dir.is_dir():
@@ -48,8 +72,8 @@ class Workspace:
 
     @property
     def name(self) -> str:
-        """The workspace folder's name."""
-        return self.paths.root.name
+        """The workspace folder's name (or the v1 ``workspace_name`` it was opened with)."""
+        return self._v1.get("workspace_name") or self.paths.root.name
 
     @property
     def store(self) -> Store:
@@ -103,18 +127,34 @@ class Workspace:
         return ws
 
     @classmethod
-    def get(cls, path: str | os.PathLike[str]) -> Workspace:
+    def get(cls, path: str | os.PathLike[str], auth: Any = None, subscription_id: str | None = None,
+            resource_group: str | None = None, location: str | None = None,
+            **kwargs: Any) -> Workspace:
         """Open the workspace at ``path`` exactly (no walking up).
+
+        v1's ``Workspace.get(name, subscription_id=..., resource_group=...)``: a
+        ``name`` that is not a folder opens the workspace ``from_config()`` finds,
+        keeping ``name`` as its name.
 
         Raises:
             WorkspaceNotFound: ``path`` holds no ``.runner/`` folder.
         """
+        text = os.fspath(path)
+        looks_like_name = isinstance(text, str) and os.sep not in text and \
+            not Path(text).is_dir()
+        if looks_like_name and (subscription_id or resource_group or find_root(None)
+                                or _context.workspace_override()):
+            ws = cls(subscription_id=subscription_id, resource_group=resource_group,
+                     workspace_name=text, location=location)
+            ws.config  # noqa: B018 - validate settings early
+            return ws
         ws = cls(path)
         ws.config  # noqa: B018 - validate settings early
         return ws
 
     @classmethod
-    def from_config(cls, path: str | os.PathLike[str] | None = None) -> Workspace:
+    def from_config(cls, path: str | os.PathLike[str] | None = None, auth: Any = None,
+                    _logger: Any = None, _file_name: Any = None) -> Workspace:
         """Find the workspace: ``RUNNER_WORKSPACE`` if set, else walk up from ``path``.
 
         Raises:
@@ -123,6 +163,8 @@ class Workspace:
         override = _context.workspace_override()
         if override:
             return cls(override)
+        if path is not None and Path(path).is_file():  # v1: a config.json's path
+            path = Path(path).parent
         found = find_root(path)
         if found is None:
             start = Path(path or ".").resolve()

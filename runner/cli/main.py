@@ -478,6 +478,7 @@ _EXTRA_COMMAND_MODULES = (
     "runner.cli.submit", "runner.cli.env", "runner.cli.studio", "runner.cli.server",
     "runner.cli.sweep",
     "runner.cli.model",
+    "runner.cli.compat",
 )
 
 

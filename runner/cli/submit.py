@@ -122,6 +122,10 @@ def submit(experiment: str | None, source_dir: str, python: str | None, env: str
     from ..api.experiment import Experiment
 
     ws = _submit_workspace()
+    if target is not None:  # a typo here is an error, not a local run
+        from ..api.config import resolve_target
+
+        resolve_target(target, ws.config.compute_targets)
     exp = Experiment(ws, experiment or _experiment_name(source))
     config = ScriptRunConfig(str(source), script, arguments=list(args),
                              environment=_environment(ws, env, python),

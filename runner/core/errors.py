@@ -13,7 +13,8 @@ Each class says when it is raised, carries its context as keyword data and an
     │   │   ├── EnvironmentNotFound
     │   │   ├── ModelNotFound
     │   │   ├── DatasetNotFound
-    │   │   └── DatastoreNotFound
+    │   │   ├── DatastoreNotFound
+    │   │   └── ComputeTargetNotFound
     │   ├── ArtifactError            2  artifact name invalid or already taken
     │   ├── MetricError              2  a value or shape log*() cannot store
     │   ├── SnapshotError            5  the source tree cannot be captured
@@ -94,6 +95,11 @@ class DatasetNotFound(NotFoundError):
 
 class DatastoreNotFound(NotFoundError):
     """Raised when a datastore name is not registered in the workspace."""
+
+
+class ComputeTargetNotFound(NotFoundError):
+    """Raised by ``ComputeTarget(ws, name)`` for a name the workspace does not know
+    (Azure ML's ``ComputeTargetException``; ``ComputeTarget.create`` then makes it)."""
 
 
 class ArtifactError(UsageError):

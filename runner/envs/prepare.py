@@ -103,11 +103,6 @@ def canonical(env: Any) -> dict[str, Any]:
         raise EnvironmentSpecError(
             f"An environment must be a runner.Environment (or its to_dict()), not "
             f"{type(env).__name__}.")
-    docker = getattr(env, "docker", None)
-    if docker is not None and getattr(docker, "enabled", False):
-        raise EnvironmentSpecError(
-            f"Environment {getattr(env, 'name', None)!r} enables Docker, which runner does not "
-            f"support. Set env.docker.enabled = False.")
     return normalize_env_dict(to_dict())
 
 

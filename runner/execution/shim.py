@@ -6,8 +6,11 @@
     pkg/runner         -> link to this package (on PYTHONPATH: every Python
                           process of the run can import runner)
     boot/runner_boot.py   the launcher's first Python code (see BOOT)
-    compat/azureml/       a small ``azureml.core`` that maps to runner; added to
-                          the END of sys.path, so a real azureml-core wins
+
+``pkg/runner/compat`` (inside the linked package) holds the ``azureml``
+compatibility package (``runner/compat/azureml``): the boot file adds it to the
+END of sys.path, so a real azureml-core installed in the run's interpreter wins.
+Drivers get the same modules through ``runner compat install``.
 
 Built once per runner installation, in a temporary folder renamed into place.
 """
@@ -77,21 +80,6 @@ def main():
 main()
 '''
 
-_COMPAT_INIT = '''"""azureml, as far as a script submitted with runner needs it."""
-'''
-_COMPAT_CORE = '''"""azureml.core names that map to runner inside a run submitted with runner."""
-from runner import Environment, Experiment, Run, ScriptRunConfig, Workspace  # noqa: F401
-'''
-_COMPAT_RUN = '''"""azureml.core.run: the Run of runner."""
-from runner import Run  # noqa: F401
-'''
-_COMPAT_EXC = '''"""azureml.exceptions mapped to runner's errors."""
-from runner import RunFailed as ActivityFailedException  # noqa: F401
-from runner import RunnerError as AzureMLException  # noqa: F401
-from runner import UsageError as UserErrorException  # noqa: F401
-'''
-
-
 @dataclass(frozen=True)
 class Shim:
     """Paths a launch needs."""
@@ -107,7 +95,7 @@ def _key() -> str:
     from ..core.version import __version__
 
     return hashlib.sha256(
-        f"{PACKAGE_DIR}\0{__version__}\0{BOOT}\0{_COMPAT_CORE}".encode()
+        f"{PACKAGE_DIR}\0{__version__}\0{BOOT}".encode()
     ).hexdigest()[:16]
 
 
@@ -115,7 +103,7 @@ def ensure_shim(paths: WorkspacePaths) -> Shim:
     """The shim of this runner installation, built on first use."""
     key = _key()
     root = paths.shim / key
-    shim = Shim(root / "pkg", root / "boot" / "runner_boot.py", root / "compat")
+    shim = Shim(root / "pkg", root / "boot" / "runner_boot.py", root / "pkg" / "runner" / "compat")
     if (root / "pkg" / "runner").exists():
         return shim
     tmp = paths.shim / f".{key}.{os.getpid()}"
@@ -128,12 +116,6 @@ def ensure_shim(paths: WorkspacePaths) -> Shim:
                         ignore=shutil.ignore_patterns("__pycache__"))
     (tmp / "boot").mkdir()
     (tmp / "boot" / "runner_boot.py").write_text(BOOT, encoding="utf-8")
-    core = tmp / "compat" / "azureml" / "core"
-    core.mkdir(parents=True)
-    (tmp / "compat" / "azureml" / "__init__.py").write_text(_COMPAT_INIT, encoding="utf-8")
-    (core / "__init__.py").write_text(_COMPAT_CORE, encoding="utf-8")
-    (core / "run.py").write_text(_COMPAT_RUN, encoding="utf-8")
-    (tmp / "compat" / "azureml" / "exceptions.py").write_text(_COMPAT_EXC, encoding="utf-8")
     try:
         os.rename(tmp, root)
     except OSError:

@@ -93,6 +93,10 @@ def submit(experiment: Experiment, config: ScriptRunConfig, tags: dict[str, Any]
     config, data = bind_data(ws, config, new_id)  # dataset arguments become local paths
     resolved = resolve_config(config, settings.compute_targets)
     remote = None if resolved.target == LOCAL else resolved.target
+    for text in resolved.notices:
+        from ..api.notices import notice
+
+        notice(text)
     source = Path(resolved.source_directory)
     if _snapshot_id is None:
         source = check_source(resolved.source_directory)
@@ -187,4 +191,7 @@ def _definition(resolved: ResolvedConfig, source: Path,
         "environmentVariables": redact(resolved.environment_variables),
         "maxRunDurationSeconds": resolved.max_run_duration_seconds,
         **({"resources": resolved.resources} if resolved.resources else {}),
+        **({"docker": resolved.docker} if resolved.docker is not None else {}),
+        **({"distributed": resolved.distributed.to_dict()}
+           if resolved.distributed is not None else {}),
     }

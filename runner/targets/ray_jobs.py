@@ -323,11 +323,6 @@ def build_package(paths: Any, snapshot_id: str | None, run_id: str, job: dict[st
         z.writestr(f"{PKG_DIR}/runner_wrapper.py",
                    (Path(__file__).parent / "wrapper.py").read_text(encoding="utf-8"))
         z.writestr(f"{PKG_DIR}/job.json", json.dumps(job))
-        compat = f"{PKG_DIR}/compat/azureml"
-        z.writestr(f"{compat}/__init__.py", _shim._COMPAT_INIT)
-        z.writestr(f"{compat}/core/__init__.py", _shim._COMPAT_CORE)
-        z.writestr(f"{compat}/core/run.py", _shim._COMPAT_RUN)
-        z.writestr(f"{compat}/exceptions.py", _shim._COMPAT_EXC)
     size = dest.stat().st_size
     if size > PACKAGE_LIMIT:
         raise SnapshotError(

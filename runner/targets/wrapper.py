@@ -177,7 +177,7 @@ def _run_script(job: dict, python: str, pkg: str, error_file: str) -> int:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([pkg] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH")
                                                  else []))
-    env["RUNNER_COMPAT_PATH"] = os.path.join(pkg, "compat")
+    env["RUNNER_COMPAT_PATH"] = os.path.join(pkg, "runner", "compat")
     env["RUNNER_ERROR_FILE"] = error_file
     env["PYTHONUNBUFFERED"] = "1"
     command = job.get("command")

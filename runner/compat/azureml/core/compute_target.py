@@ -1,0 +1,3 @@
+"""azureml.core.compute_target: ComputeTargetException."""
+
+from runner.core.errors import ComputeTargetNotFound as ComputeTargetException  # noqa: F401

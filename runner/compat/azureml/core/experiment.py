@@ -1,0 +1,3 @@
+"""azureml.core.experiment: Experiment."""
+
+from runner import Experiment  # noqa: F401

@@ -1,0 +1,3 @@
+"""azureml.core.workspace: Workspace."""
+
+from runner import Workspace  # noqa: F401
