@@ -47,7 +47,7 @@ def _user_managed(interpreter: str) -> Environment:
 
 def test_none_is_valid(ws: WorkspacePaths) -> None:
     """No environment means the submitting interpreter, which is always valid."""
-    assert validate_environment(None, ws) is None
+    assert [] == validate_environment(None, ws)
 
 
 def test_user_managed_sys_executable_is_not_run(ws: WorkspacePaths) -> None:
@@ -110,11 +110,70 @@ def test_requirements_file_missing(ws: WorkspacePaths, tmp_path: Path) -> None:
         validate_environment(env, ws)
 
 
-def test_conda_packages_without_conda(ws: WorkspacePaths) -> None:
-    """Conda packages without the opt-in are an error listing them and saying conda is not used."""
-    env = _managed("six", conda_packages=["numpy=1.26", "scipy"])
-    with pytest.raises(EnvironmentSpecError, match=r"numpy=1.26, scipy.*does not use conda"):
-        validate_environment(env, ws)
+def test_conda_packages_without_conda_are_installed_with_pip(ws: WorkspacePaths, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch
+                                                            ) -> None:
+    """With no conda on PATH, conda packages become pip requirements, with one notice
+    listing what was mapped and what was left out."""
+    from runner.envs.prepare import effective_python
+
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.path.dirname(sys.executable)}")
+    env = _managed("six", conda_packages=["numpy=1.26", "pytorch=2.1", "cudatoolkit=11.8"])
+
+    notices = validate_environment(env, ws)
+    py, _, log = effective_python(env.to_dict())
+
+    assert ["numpy==1.26.*", "torch==2.1.*", "six"] == py["pip"]
+    assert [] == py["conda_packages"]
+    assert 2 == len(notices)
+    assert "pytorch=2.1 -> torch==2.1.*" in notices[0]
+    assert "cudatoolkit" in notices[1]
+    assert any(line.startswith("left out: cudatoolkit") for line in log)
+
+
+def test_azureml_packages_are_left_out_of_managed_builds(ws: WorkspacePaths) -> None:
+    """azureml-defaults is left out and azureml-mlflow becomes mlflow-skinny, with a notice."""
+    from runner.envs.prepare import effective_python
+
+    env = _managed("six", "azureml-defaults~=1.61", "azureml-mlflow")
+
+    py, notices, _ = effective_python(env.to_dict())
+
+    assert ["six", "mlflow-skinny"] == py["pip"]
+    assert "azureml-defaults~=1.61: runner provides the azureml package" in notices[0]
+
+
+@pytest.fixture
+def only_this_python(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PATH holds this interpreter's folder only; no pyenv or uv installs are searched."""
+    monkeypatch.setenv("PATH", os.path.dirname(sys.executable))
+    monkeypatch.setenv("PYENV_ROOT", str(tmp_path / "no-pyenv"))
+    monkeypatch.setenv("UV_PYTHON_INSTALL_DIR", str(tmp_path / "no-uv"))
+
+
+def test_a_python_patch_pin_matches_the_installed_minor(ws: WorkspacePaths,
+                                                        only_this_python: None) -> None:
+    """python=3.X.99 (not installed) runs with the installed 3.X, with a notice."""
+    from runner.envs.interp import find_python_like_conda
+
+    request = f"{sys.version_info[0]}.{sys.version_info[1]}.99"
+
+    info, note = find_python_like_conda(request, ws.tmp)
+
+    assert info.version.startswith(f"{sys.version_info[0]}.{sys.version_info[1]}.")
+    assert request in note
+
+
+def test_an_older_python_pin_uses_the_nearest_installed_above_it(ws: WorkspacePaths,
+                                                                 only_this_python: None
+                                                                 ) -> None:
+    """python=3.0.1 (not installed) runs with the lowest installed 3.x, with a notice."""
+    from runner.envs.interp import find_python_like_conda
+
+    info, note = find_python_like_conda("3.0.1", ws.tmp)
+
+    assert "3" == info.version.split(".")[0]
+    assert "nearest installed version at or above it" in note
 
 
 def test_conda_opt_in_without_conda_on_path(ws: WorkspacePaths, tmp_path: Path,

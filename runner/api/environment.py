@@ -471,6 +471,9 @@ class Environment:
         """A registered environment (latest version by default) or a curated one by name.
 
         Registered environments take precedence over curated ones of the same name.
+        Azure ML's curated names (``AzureML-Minimal``, ``AzureML-sklearn-1.5``..., any
+        case) resolve to a definition of the same intent; a notice, and the returned
+        environment's ``maps_to``, say which.
 
         Raises:
             EnvironmentNotFound: unknown name or version; the message lists what exists.
@@ -494,6 +497,18 @@ class Environment:
                     f"{data['version']}. Leave out version= to get it.", name=name,
                     version=version)
         if data is None:
+            azure = _curated.load_azure_curated(name)
+            if azure is not None:
+                from .notices import notice
+
+                data, maps_to = azure
+                if version is not None and str(version) != data["version"]:
+                    maps_to += f" Version {version} is not kept; this is its only version."
+                notice(maps_to)
+                env = Environment._from_canonical(data)
+                env.maps_to = maps_to  # type: ignore[attr-defined]
+                return env
+        if data is None:
             registered = _registry.names(paths)
             curated = _curated.curated_names()
             raise EnvironmentNotFound(
@@ -505,12 +520,18 @@ class Environment:
 
     @staticmethod
     def list(workspace: Any) -> dict[str, Environment]:
-        """Every environment usable by name: ``{name: latest Environment}``, curated included."""
+        """Every environment usable by name: ``{name: latest Environment}``, curated ones
+        (runner's and Azure ML's names, each with ``maps_to``) included."""
         from ..envs import curated as _curated
         from ..envs import registry as _registry
 
         paths = _workspace_paths(workspace)
         found: dict[str, Environment] = {}
+        for name in _curated.azure_curated_names():
+            azure = _curated.load_azure_curated(name)
+            if azure is not None:
+                found[name] = Environment._from_canonical(azure[0])
+                found[name].maps_to = azure[1]  # type: ignore[attr-defined]
         for name in _curated.curated_names():
             data = _curated.load_curated(name)
             if data is not None:

@@ -231,10 +231,63 @@ def find_python(request: str | None, cache_dir: Path | None = None) -> Interpret
             found.append(info)
     finally:
         cache.save()
+    raise _not_installed(request, found, cur)
+
+
+def _not_installed(request: str, found: list[InterpreterInfo],
+                   cur: InterpreterInfo) -> EnvironmentSpecError:
     versions = sorted({i.version for i in found} | {cur.version},
                       key=lambda v: tuple(int(p) for p in v.split(".")))
-    raise EnvironmentSpecError(
+    return EnvironmentSpecError(
         f"Python {request} is requested (python.version) but is not installed. Versions found: "
         f"{', '.join(versions)}. Install Python {request} (e.g. with pyenv or `uv python "
         f"install {request}`) or change python.version to one of these.",
         requested=request, found=versions)
+
+
+def _key(version: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in version.split("."))
+
+
+def find_python_like_conda(request: str | None, cache_dir: Path | None = None
+                           ) -> tuple[InterpreterInfo, str | None]:
+    """Find a Python for a request as a conda pin would, from the installed ones.
+
+    ``3.6.2`` is matched by any 3.6 when no 3.6.2 is installed, and by the nearest
+    installed version above it (same major) when no 3.6 is: conda would download
+    3.6; runner uses what this machine has and says so.
+
+    Returns:
+        The interpreter, and a notice when it is not the exact version asked for.
+
+    Raises:
+        EnvironmentSpecError: no installed Python of that major version at or above it.
+    """
+    cur = current()
+    if request is None or _matches(cur.version, request):
+        return cur, None
+    cache = _ProbeCache(cache_dir)
+    found: list[InterpreterInfo] = [cur]
+    try:
+        for path in _candidates():
+            info = _probe(path, cache)
+            if isinstance(info, str) or info.implementation != cur.implementation:
+                continue
+            if _matches(info.version, request):
+                return info, None
+            found.append(info)
+    finally:
+        cache.save()
+    parts = request.split(".")
+    same_minor = [i for i in found if _matches(i.version, ".".join(parts[:2]))]
+    if len(parts) == 3 and same_minor:
+        info = max(same_minor, key=lambda i: _key(i.version))
+        return info, (f"Python {request} is not installed; using {info.version} (the same "
+                      f"{parts[0]}.{parts[1]}), as conda's python={request} pin allows.")
+    above = [i for i in found if i.version.split(".")[0] == parts[0]
+             and _key(i.version)[:len(parts)] >= _key(request)]
+    if not above:
+        raise _not_installed(request, found, cur)
+    info = min(above, key=lambda i: _key(i.version))
+    return info, (f"Python {request} is not installed; using the nearest installed version "
+                  f"at or above it, {info.version}.")

@@ -128,18 +128,47 @@ def _cache_dir(paths: WorkspacePaths) -> Path | None:
     return paths.tmp if paths.runner_dir.is_dir() else None
 
 
-def _check_managed(data: dict[str, Any], paths: WorkspacePaths):
-    """Every check of a managed definition that needs no build; returns (spec, base)."""
-    from .interp import current, find_python
+def effective_python(data: dict[str, Any]) -> tuple[dict[str, Any], list[str], list[str]]:
+    """What a managed build really installs: the ``python`` section after conda
+    packages are given to conda (on PATH) or mapped to pip, and ``azureml-*``
+    packages are left out (runner provides ``azureml``).
 
-    py, name = data["python"], data.get("name")
-    if py["conda_packages"] and not py["use_conda"]:
-        raise EnvironmentSpecError(
-            f"Environment {name!r} lists conda packages ({', '.join(py['conda_packages'])}), but "
-            f"runner does not use conda: it builds virtualenvs with pip. Move them to the pip "
-            f"list (pip names may differ), or set python.use_conda = true to build with "
-            f"conda (needs conda, mamba or micromamba on PATH).",
-            conda_packages=list(py["conda_packages"]))
+    Returns:
+        ``(python section, notices for the submitter, lines for the build log)``.
+    """
+    from .build import find_conda
+    from .conda_pip import pip_for_managed
+
+    py = dict(data["python"])
+    name = data.get("name")
+    notices: list[str] = []
+    if py["conda_packages"] and not py["use_conda"] and find_conda() is not None:
+        py["use_conda"] = True
+        notices.append(f"environment {name!r}: conda packages are built with "
+                       f"{find_conda()} (a conda environment, cached by content).")
+    conda_to_pip = [] if py["use_conda"] else list(py["conda_packages"])
+    pip, mapped, left_out = pip_for_managed(list(py["pip"]), conda_to_pip)
+    if conda_to_pip:
+        py["conda_packages"], py["channels"] = [], []
+        notices.append(
+            f"environment {name!r}: no conda on PATH, so its conda packages are installed "
+            f"with pip" + (": " + "; ".join(mapped) if mapped else "") + ".")
+    if left_out:
+        notices.append(f"environment {name!r} leaves out: " + "; ".join(left_out) + ".")
+    py["pip"] = pip
+    log = [*(f"conda -> pip: {m}" for m in mapped), *(f"left out: {m}" for m in left_out)]
+    return py, notices, log
+
+
+def _check_managed(data: dict[str, Any], paths: WorkspacePaths):
+    """Every check of a managed definition that needs no build.
+
+    Returns ``(spec, base, notices, log lines)``.
+    """
+    from .interp import current, find_python_like_conda
+
+    name = data.get("name")
+    py, notices, log = effective_python(data)
     from .build import find_conda
 
     if py["use_conda"] and find_conda() is None:
@@ -159,9 +188,15 @@ def _check_managed(data: dict[str, Any], paths: WorkspacePaths):
                 raise EnvironmentSpecError(
                     f"{what} {value} (pip option '{pieces[0]}' of environment {name!r}) does not "
                     f"exist. Create it or fix the path in the definition.", path=value)
-    spec = build_spec(data)
-    base = current() if py["use_conda"] else find_python(py["version"], _cache_dir(paths))
-    return spec, base
+    spec = build_spec({**data, "python": py})
+    if py["use_conda"]:
+        base = current()
+    else:
+        base, note = find_python_like_conda(py["version"], _cache_dir(paths))
+        if note:
+            notices.append(f"environment {name!r}: {note}")
+            log.append(note)
+    return spec, base, notices, log
 
 
 def environment_hash(env: Any, paths: WorkspacePaths) -> str | None:
@@ -177,11 +212,11 @@ def environment_hash(env: Any, paths: WorkspacePaths) -> str | None:
     data = canonical(env)
     if data["python"]["user_managed_dependencies"]:
         return None
-    spec, base = _check_managed(data, paths)
+    spec, base, _, _ = _check_managed(data, paths)
     return _cache.environment_hash(spec, base)
 
 
-def validate_environment(env: Any, paths: WorkspacePaths) -> None:
+def validate_environment(env: Any, paths: WorkspacePaths) -> list[str]:
     """Check everything about ``env`` that needs no build; called before a run is written.
 
     Checks: the definition's shape; a user-managed interpreter exists and is a
@@ -193,18 +228,22 @@ def validate_environment(env: Any, paths: WorkspacePaths) -> None:
         env: an Environment, its ``to_dict()``, or None (the submitting interpreter).
         paths: the workspace.
 
+    Returns:
+        Notices for the submitter: conda packages mapped to pip, packages left out,
+        a Python other than the one pinned.
+
     Raises:
         EnvironmentSpecError: the first problem found, naming it and its fix.
     """
     from .interp import resolve_interpreter
 
     if env is None:
-        return
+        return []
     data = canonical(env)
     if data["python"]["user_managed_dependencies"]:
         resolve_interpreter(data["python"]["interpreter_path"], _cache_dir(paths))
-        return
-    environment_hash(data, paths)
+        return []
+    return _check_managed(data, paths)[2]
 
 
 def prepare_environment(env: Any, paths: WorkspacePaths, log: BinaryIO | None, *,
@@ -247,7 +286,9 @@ def prepare_environment(env: Any, paths: WorkspacePaths, log: BinaryIO | None, *
     from .build import LogSink
 
     sink = LogSink(log)
-    spec, base = _check_managed(data, paths)
+    spec, base, _, notes = _check_managed(data, paths)
+    for line in notes:
+        sink.line(line)
     lease = (run_id, pid if pid is not None else os.getpid()) if run_id else None
     entry, hit = _cache.ensure_built(spec, base, paths, sink, builder, lease)
     bin_dir = str(entry.python.parent)

@@ -105,9 +105,11 @@ def submit(experiment: Experiment, config: ScriptRunConfig, tags: dict[str, Any]
     if remote is not None:  # the environment is built on the cluster: check what we can
         remote.check_submission(resolved, ws)
     elif resolved.environment is not None:
+        from ..api.notices import notice
         from ..envs.prepare import validate_environment
 
-        validate_environment(resolved.environment, ws.paths)
+        for text in validate_environment(resolved.environment, ws.paths):
+            notice(text)
     if remote is None and resolved.resources.get("gpu"):
         from .gpus import check_request
 
