@@ -71,7 +71,8 @@ class Experiment:
         (``run.get_details()["parameters"]``), ``tags.<key>`` and ``properties.<key>``.
 
         Args:
-            type: only runs of this type (``interactive``, ``script``, ``child``).
+            type: only runs of this type (``interactive``, ``script``, ``child``; v1's
+                ``azureml.scriptrun`` is ``script``).
             tags: a key (runs having that tag) or a dict (runs with all those values).
             properties: like ``tags``, for properties.
             include_children: include child runs too.
@@ -90,7 +91,9 @@ class Experiment:
     def _get_runs(self, type: str | None, tags: Any, properties: Any, include_children: bool,
                   status: str | None, found: Filter | None) -> Iterator[Run]:
         from .run import Run
+        from .run_v1 import run_type
 
+        type = run_type(type)
         store = self.workspace.store
         if status:
             # Settle dead owners first, so a status filter sees the statuses readers report

@@ -40,6 +40,7 @@ from . import hooks
 from .run_files import RunFiles
 from .run_metrics import RunMetrics
 from .run_registry import RunRegistry
+from .run_v1 import RunV1
 
 if TYPE_CHECKING:
     from .experiment import Experiment
@@ -53,7 +54,7 @@ def _iso(ts: float | None) -> str | None:
     return datetime.fromtimestamp(ts, timezone.utc).isoformat().replace("+00:00", "Z")
 
 
-class Run(RunMetrics, RunFiles, RunRegistry):
+class Run(RunMetrics, RunFiles, RunRegistry, RunV1):
     """One run of an experiment: log into it, read it back, end it.
 
     Open any run from any process with ``Run(experiment, run_id)`` or

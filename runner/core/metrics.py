@@ -101,6 +101,9 @@ def table_rows(name: str, value: Any) -> list[dict[str, Any]]:
         )
     columns: dict[str, list[Any]] = {}
     for column, cells in value.items():
+        if not isinstance(cells, (list, tuple, range, str)) and hasattr(cells, "tolist") \
+                and getattr(cells, "ndim", 1) == 1:
+            cells = cells.tolist()  # a numpy array or a pandas Series: one column
         if isinstance(cells, (list, tuple, range)):
             columns[str(column)] = list(cells)
         else:

@@ -38,6 +38,18 @@ class OfflineRun:
                   description: str = "") -> None:
         self._say("image", name, path if path is not None else plot)
 
+    def log_confusion_matrix(self, name: str, value: Any, description: str = "") -> None:
+        self._say("confusion_matrix", name, value)
+
+    def log_accuracy_table(self, name: str, value: Any, description: str = "") -> None:
+        self._say("accuracy_table", name, value)
+
+    def log_predictions(self, name: str, value: Any, description: str = "") -> None:
+        self._say("predictions", name, value)
+
+    def log_residuals(self, name: str, value: Any, description: str = "") -> None:
+        self._say("residuals", name, value)
+
     def tag(self, key: str, value: Any = None) -> None:
         print(f"Attempted to set tag {key}:\n{value}")
 
