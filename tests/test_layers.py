@@ -17,7 +17,7 @@ LAYERS: dict[str, int] = {
     "store": 2, "snapshot": 2, "envs": 2, "registry": 2,
     "api": 3,
     "execution": 4,
-    "targets": 5, "sweep": 5,
+    "targets": 5, "sweep": 5, "integrations": 5,
     "cli": 6, "studio": 6, "server": 6, "widgets": 6, "__init__": 6, "__main__": 6,
     "compat": 6,
 }

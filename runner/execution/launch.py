@@ -52,6 +52,7 @@ def plan_launch(
     """
     error_file = run_dir / ".sys" / "error.json"
     env = dict(base_env)
+    env.update(_context.mlflow_environ(str(workspace_root), run_id))
     env.update(env_vars)
     env.update(_context.context_environ(str(workspace_root), run_id, experiment))
     env["PYTHONUNBUFFERED"] = "1"

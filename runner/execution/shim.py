@@ -5,6 +5,8 @@
 
     pkg/runner         -> link to this package (on PYTHONPATH: every Python
                           process of the run can import runner)
+    pkg/runner_mlflow_plugin-1.0.dist-info/   entry points: MLflow finds runner's
+                          store for runner: URIs (when mlflow is installed there)
     boot/runner_boot.py   the launcher's first Python code (see BOOT)
 
 ``pkg/runner/compat`` (inside the linked package) holds the ``azureml``
@@ -80,6 +82,18 @@ def main():
 main()
 '''
 
+#: A distribution record on the script's path, so MLflow finds runner's store by its
+#: entry points in any interpreter (runner itself is not installed there).
+_DIST = "runner_mlflow_plugin-1.0.dist-info"
+_DIST_FILES = {
+    "METADATA": "Metadata-Version: 2.1\nName: runner-mlflow-plugin\nVersion: 1.0\n",
+    "entry_points.txt": (
+        "[mlflow.tracking_store]\nrunner = runner.integrations.mlflow_store:RunnerStore\n\n"
+        "[mlflow.artifact_repository]\n"
+        "runner = runner.integrations.mlflow_store:RunnerArtifactRepository\n"),
+}
+
+
 @dataclass(frozen=True)
 class Shim:
     """Paths a launch needs."""
@@ -95,7 +109,7 @@ def _key() -> str:
     from ..core.version import __version__
 
     return hashlib.sha256(
-        f"{PACKAGE_DIR}\0{__version__}\0{BOOT}".encode()
+        f"{PACKAGE_DIR}\0{__version__}\0{BOOT}\0{_DIST_FILES}".encode()
     ).hexdigest()[:16]
 
 
@@ -114,6 +128,9 @@ def ensure_shim(paths: WorkspacePaths) -> Shim:
     except OSError:  # pragma: no cover - no symlinks (Windows without privilege)
         shutil.copytree(PACKAGE_DIR, tmp / "pkg" / "runner",
                         ignore=shutil.ignore_patterns("__pycache__"))
+    (tmp / "pkg" / _DIST).mkdir()
+    for name, text in _DIST_FILES.items():
+        (tmp / "pkg" / _DIST / name).write_text(text, encoding="utf-8")
     (tmp / "boot").mkdir()
     (tmp / "boot" / "runner_boot.py").write_text(BOOT, encoding="utf-8")
     try:

@@ -77,6 +77,12 @@ def context_environ(workspace: str, run_id: str, experiment: str) -> dict[str, s
     }
 
 
+def mlflow_environ(workspace: str, run_id: str) -> dict[str, str]:
+    """What MLflow needs to log into the run (``runner:`` store, the run's id), as Azure ML
+    set ``MLFLOW_TRACKING_URI`` for its runs; a run configuration may override them."""
+    return {"MLFLOW_TRACKING_URI": f"runner:{workspace}", "MLFLOW_RUN_ID": run_id}
+
+
 def remote_context_environ(tracking_uri: str, run_id: str, experiment: str,
                            token: str | None = None) -> dict[str, str]:
     """The variables a script on another machine gets so that ``Run.get_context()``
