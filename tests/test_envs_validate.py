@@ -164,15 +164,27 @@ def test_a_python_patch_pin_matches_the_installed_minor(ws: WorkspacePaths,
     assert request in note
 
 
-def test_an_older_python_pin_uses_the_nearest_installed_above_it(ws: WorkspacePaths,
-                                                                 only_this_python: None
-                                                                 ) -> None:
-    """python=3.0.1 (not installed) runs with the lowest installed 3.x, with a notice."""
+def test_a_pin_older_than_runner_supports_uses_the_nearest_supported(ws: WorkspacePaths,
+                                                                     only_this_python: None
+                                                                     ) -> None:
+    """python=3.6.2 runs with the lowest installed 3.9 or newer, with a notice saying why."""
     from runner.envs.interp import find_python_like_conda
 
-    info, note = find_python_like_conda("3.0.1", ws.tmp)
+    info, note = find_python_like_conda("3.6.2", ws.tmp)
 
-    assert "3" == info.version.split(".")[0]
+    assert tuple(int(p) for p in info.version.split(".")[:2]) >= (3, 9)
+    assert "older than runner supports" in note
+
+
+@pytest.mark.skipif(sys.version_info[:2] <= (3, 9), reason="needs a minor between 3.9 and this")
+def test_a_missing_pin_uses_the_nearest_installed_above_it(ws: WorkspacePaths,
+                                                          only_this_python: None) -> None:
+    """python=3.(this-1).1 (not installed) runs with this Python, the nearest above it."""
+    from runner.envs.interp import find_python_like_conda
+
+    info, note = find_python_like_conda(f"3.{sys.version_info[1] - 1}.1", ws.tmp)
+
+    assert sys.version_info[:2] == tuple(int(p) for p in info.version.split(".")[:2])
     assert "nearest installed version at or above it" in note
 
 

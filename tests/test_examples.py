@@ -175,3 +175,77 @@ def test_train_with_dataset_trains_on_a_registered_tabular_dataset(tmp_path, ws)
     assert (1, run.id) == (model.version, model.run_id)
     assert "Input files: ['part-0.csv', 'part-1.csv', 'part-2.csv']" in out
     assert "Input diabetes:" in _runner(ws, "show", run.id)
+
+
+# ----------------------------------------------------------- v1 drivers, unchanged
+
+@pytest.fixture(scope="module")
+def v1_python(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """An interpreter after the documented step, `runner compat install` (a virtualenv
+    seeing this interpreter's packages)."""
+    import venv
+
+    folder = tmp_path_factory.mktemp("v1") / "venv"
+    venv.create(folder, with_pip=False, system_site_packages=True)
+    python = str(folder / "bin" / "python")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RUNNER_")}
+    env["PYTHONPATH"] = str(EXAMPLES.parent)
+    subprocess.run([python, "-m", "runner", "compat", "install"], env=env, check=True,
+                   capture_output=True, timeout=60)
+    return python
+
+
+def run_v1_example(tmp_path: Path, ws: Workspace, python: str, example: str) -> str:
+    """Run ``example/submit.py`` unchanged with ``python``; return stdout + stderr."""
+    folder = shutil.copytree(EXAMPLES / example, tmp_path / example,
+                             ignore=shutil.ignore_patterns("__pycache__"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RUNNER_", "MLFLOW_"))}
+    env["RUNNER_WORKSPACE"] = str(ws.root)
+    env["PYTHONPATH"] = str(EXAMPLES.parent)
+    proc = subprocess.run([python, str(Path(folder) / "submit.py")], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=110)
+    assert 0 == proc.returncode, proc.stdout + proc.stderr
+    return proc.stdout + proc.stderr
+
+
+def test_v1_runconfig_conda_driver_runs_unchanged(tmp_path, ws, v1_python):
+    """The RunConfiguration + conda_packages driver builds its environment (numpy through
+    pip, azureml-defaults left out) and its run logs from numpy."""
+    out = run_v1_example(tmp_path, ws, v1_python, "v1-runconfig-conda")
+
+    (run,) = Experiment(ws, "v1-runconfig-conda").get_runs()
+    build_log = (run.folder / "logs" / "env_build.txt").read_text()
+    assert "Completed" == run.get_status()
+    assert 5 == len(run.get_metrics()["slope_error"])
+    assert "left out: azureml-defaults" in build_log
+    assert "installed with pip" in out
+
+
+def test_v1_compute_docker_driver_runs_unchanged(tmp_path, ws, v1_python):
+    """The cluster + Docker driver provisions nothing, runs locally without Docker after
+    notices, and its curated environment and variables reach the script."""
+    out = run_v1_example(tmp_path, ws, v1_python, "v1-compute-docker")
+
+    (run,) = Experiment(ws, "v1-compute-docker").get_runs()
+    metrics = run.get_metrics()
+    assert "Completed" == run.get_status()
+    assert (50, 15, "hello") == (metrics["limit"], len(metrics["primes"]),
+                                 metrics["greeting"])
+    assert "'cpu-cluster' (AmlCompute) runs on this machine" in out
+    assert "runs no containers" in out
+    assert run.get_details()["runDefinition"]["docker"]["enabled"] is True
+
+
+def test_v1_mlflow_driver_runs_unchanged(tmp_path, ws, v1_python):
+    """The mlflow driver's script logs through mlflow into the run."""
+    import importlib.util
+
+    if importlib.util.find_spec("mlflow") is None:
+        pytest.skip("the mlflow extra is not installed")
+    run_v1_example(tmp_path, ws, v1_python, "v1-mlflow")
+
+    (run,) = Experiment(ws, "v1-mlflow").get_runs()
+    assert "Completed" == run.get_status()
+    assert 4 == len(run.get_metrics()["loss"])
+    assert {"epochs": "4", "lr": "0.1"} == run.get_details()["parameters"]
+    assert "model/weights.json" in run.get_file_names()

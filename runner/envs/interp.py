@@ -249,6 +249,10 @@ def _key(version: str) -> tuple[int, ...]:
     return tuple(int(p) for p in version.split("."))
 
 
+#: The oldest Python runner's in-run code (put on every run's path) works in.
+MIN_RUN_PYTHON = (3, 9)
+
+
 def find_python_like_conda(request: str | None, cache_dir: Path | None = None
                            ) -> tuple[InterpreterInfo, str | None]:
     """Find a Python for a request as a conda pin would, from the installed ones.
@@ -256,6 +260,9 @@ def find_python_like_conda(request: str | None, cache_dir: Path | None = None
     ``3.6.2`` is matched by any 3.6 when no 3.6.2 is installed, and by the nearest
     installed version above it (same major) when no 3.6 is: conda would download
     3.6; runner uses what this machine has and says so.
+
+    A pin older than runner's in-run code supports (3.9) is matched by the nearest
+    installed 3.9 or newer.
 
     Returns:
         The interpreter, and a notice when it is not the exact version asked for.
@@ -266,6 +273,9 @@ def find_python_like_conda(request: str | None, cache_dir: Path | None = None
     cur = current()
     if request is None or _matches(cur.version, request):
         return cur, None
+    wanted = request
+    if _key(request)[0] == MIN_RUN_PYTHON[0] and _key(request)[:2] < MIN_RUN_PYTHON:
+        request = ".".join(map(str, MIN_RUN_PYTHON))
     cache = _ProbeCache(cache_dir)
     found: list[InterpreterInfo] = [cur]
     try:
@@ -273,11 +283,18 @@ def find_python_like_conda(request: str | None, cache_dir: Path | None = None
             info = _probe(path, cache)
             if isinstance(info, str) or info.implementation != cur.implementation:
                 continue
-            if _matches(info.version, request):
+            if _matches(info.version, request) and wanted == request:
                 return info, None
             found.append(info)
     finally:
         cache.save()
+    if wanted != request:
+        above = [i for i in found if _key(i.version)[:2] >= MIN_RUN_PYTHON]
+        if not above:
+            raise _not_installed(request, found, cur)
+        info = min(above, key=lambda i: _key(i.version))
+        return info, (f"Python {wanted} is older than runner supports in a run (3.9 and "
+                      f"newer); using the nearest installed version above it, {info.version}.")
     parts = request.split(".")
     same_minor = [i for i in found if _matches(i.version, ".".join(parts[:2]))]
     if len(parts) == 3 and same_minor:

@@ -152,7 +152,8 @@ def effective_python(data: dict[str, Any]) -> tuple[dict[str, Any], list[str], l
         py["conda_packages"], py["channels"] = [], []
         notices.append(
             f"environment {name!r}: no conda on PATH, so its conda packages are installed "
-            f"with pip" + (": " + "; ".join(mapped) if mapped else "") + ".")
+            f"with pip ({', '.join(conda_to_pip)})" +
+            ("; mapped: " + "; ".join(mapped) if mapped else "") + ".")
     if left_out:
         notices.append(f"environment {name!r} leaves out: " + "; ".join(left_out) + ".")
     py["pip"] = pip
