@@ -166,6 +166,9 @@ class Supervisor(RunOwner):
 
             plan.env.update(visible_devices(held))
             self.samples.gpu = GpuSampler(held)
+        from .distributed import wrap  # N ranks, when distributed_job_config asks for them
+
+        plan = wrap(plan, self.definition.get("distributed"))
         try:
             self.proc = _launch.spawn(plan)
         except OSError as exc:
