@@ -162,3 +162,22 @@ def test_a_submitted_script_sees_the_same_compat_modules(ws: Workspace, tmp_path
     assert "Completed" == run.get_status()
     where = run.get_metrics()["where"]
     assert where.endswith(os.path.join("runner", "compat", "azureml", "__init__.py")), where
+
+
+def test_a_real_azureml_in_the_run_interpreter_is_warned_about(ws: Workspace, tmp_path: Path,
+                                                               monkeypatch):
+    """A script whose interpreter has its own azureml gets a warning in its log saying its
+    Run would record nothing."""
+    real = tmp_path / "site" / "azureml"
+    real.mkdir(parents=True)
+    (real / "__init__.py").write_text("")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path / "site"))
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "train.py").write_text("print('ran')\n")
+
+    run = Experiment(ws, "real").submit(ScriptRunConfig(str(tmp_path / "src"), "train.py"))
+    run.wait_for_completion()
+
+    log = (run.folder / "logs" / "std_log.txt").read_text()
+    assert "a real azureml package is installed" in log
+    assert "ran" in log

@@ -39,6 +39,24 @@ import runpy
 import sys
 
 
+def _check_azureml(compat):
+    """Say so when a real azureml-core would answer `from azureml.core import Run`."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec("azureml")
+    except (ImportError, ValueError):
+        return
+    origin = (spec.origin or "") if spec else ""
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    if spec and not origin.startswith(compat) and not any(p.startswith(compat) for p in locations):
+        sys.stderr.write(
+            "runner: warning: a real azureml package is installed in this interpreter (%s); "
+            "`from azureml.core import Run` gets its offline run, and what it logs is not "
+            "recorded. Use `from runner import Run`, or a managed environment (azureml-* "
+            "packages are left out of it).\n" % (origin or locations))
+
+
 def main():
     script = sys.argv[1]
     sys.argv = sys.argv[1:]
@@ -46,6 +64,7 @@ def main():
     compat = os.environ.pop("RUNNER_COMPAT_PATH", None)
     if compat:
         sys.path.append(compat)
+        _check_azureml(compat)
     error_file = os.environ.pop("RUNNER_ERROR_FILE", None)
     try:
         runpy.run_path(script, run_name="__main__")
