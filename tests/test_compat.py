@@ -181,3 +181,23 @@ def test_a_real_azureml_in_the_run_interpreter_is_warned_about(ws: Workspace, tm
     log = (run.folder / "logs" / "std_log.txt").read_text()
     assert "a real azureml package is installed" in log
     assert "ran" in log
+
+
+def test_models_data_and_hyperdrive_names_are_runners(compat_python):
+    """azureml's Model, Dataset, Datastore, OutputFileDatasetConfig and HyperDrive names are
+    the runner classes of the same names."""
+    out = _run(compat_python, """
+import runner
+from azureml.core import Model, Dataset, Datastore
+from azureml.core.model import InferenceConfig
+from azureml.data import OutputFileDatasetConfig
+from azureml.data.datapath import DataPath
+from azureml.train.hyperdrive import HyperDriveConfig, RandomParameterSampling, BanditPolicy
+names = dict(Model=Model, Dataset=Dataset, Datastore=Datastore, DataPath=DataPath,
+             InferenceConfig=InferenceConfig, OutputFileDatasetConfig=OutputFileDatasetConfig,
+             HyperDriveConfig=HyperDriveConfig, BanditPolicy=BanditPolicy,
+             RandomParameterSampling=RandomParameterSampling)
+print(sorted(n for n, v in names.items() if v is not getattr(runner, n)))
+""")
+
+    assert "[]" == out.strip()

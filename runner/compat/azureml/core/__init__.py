@@ -27,4 +27,5 @@ __getattr__ = mapper(__name__, {
     "Model": ("runner:Model",),
     "Dataset": ("runner:Dataset",),
     "Datastore": ("runner:Datastore",),
+    "InferenceConfig": ("runner:InferenceConfig",),
 })

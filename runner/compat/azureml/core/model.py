@@ -1,5 +1,6 @@
-"""azureml.core.model: Model (runner's model registry, when this runner has it)."""
+"""azureml.core.model: Model and InferenceConfig (runner's model registry)."""
 
 from .._lazy import mapper
 
-__getattr__ = mapper(__name__, {"Model": ("runner:Model",)})
+__getattr__ = mapper(__name__, {"Model": ("runner:Model",),
+                                "InferenceConfig": ("runner:InferenceConfig",)})

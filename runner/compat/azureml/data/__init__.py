@@ -9,4 +9,5 @@ __getattr__ = mapper(__name__, {
     "OutputFileDatasetConfig": ("runner:OutputFileDatasetConfig",),
     "FileDataset": ("runner:FileDataset",),
     "TabularDataset": ("runner:TabularDataset",),
+    "DataType": ("runner:DataType",),
 })
