@@ -237,3 +237,16 @@ def test_plain_workspace_attributes_have_documented_values(ws: Workspace):
     assert {"minimal", "sklearn"} <= set(ws.environments)
     assert {} == ws.compute_targets
     assert ws.get_mlflow_tracking_uri() == f"runner:{ws.root}"
+
+
+def test_docker_on_the_default_environment_is_noticed_too(tmp_path):
+    """run_config.environment.docker.enabled on an otherwise untouched default environment
+    still gives the notice and is recorded; the run uses the submitting interpreter."""
+    rc = RunConfiguration()
+    rc.environment.docker.enabled = True
+
+    resolved = resolve_config(_src(tmp_path, run_config=rc))
+
+    assert resolved.environment is None
+    assert resolved.docker["enabled"] is True
+    assert "runs no containers" in resolved.notices[0]

@@ -268,7 +268,7 @@ def resolve_config(config: ScriptRunConfig,
     target = resolve_target(rc.target, compute_targets, strict=False, notices=notices)
     distributed = _check_v1_fields(rc, target)
     environment = None if _is_default_env(rc.environment) else rc.environment
-    docker = _docker(rc, environment, notices)
+    docker = _docker(rc, rc.environment, notices)
     resources = _resources(getattr(rc, "resources", None) or {})
     variables = {}
     for key, value in (rc.environment_variables or {}).items():

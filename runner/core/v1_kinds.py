@@ -12,7 +12,10 @@ renderers (Studio / ``azureml-widgets``) silently draw nothing when the
 schema_type does not match, when schema_version is neither ``"v1"`` nor a
 semver in ``1.*``, or when a data list is empty.
 
-:func:`validate_kind` is stricter than v1 on purpose (``v1_metric_shapes.md``). Stdlib only.
+:func:`validate_kind` is stricter than v1 on purpose: it also checks the shapes the
+v1 docstrings state and the renderers need (a C x C matrix, N + 1 bin edges for N
+counts...), so a malformed value fails when logged, not silently when drawn.
+Standard library only.
 """
 
 from __future__ import annotations

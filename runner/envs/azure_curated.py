@@ -8,9 +8,14 @@
      "azure_pins": what Azure pinned (conda + pip strings), "gpu": bool,
      "kind": "training" | "inference" | "automl" | "designer", "source": key, "notes": str}
 
-``source`` keys are explained in ``curated.md``.  ``packages`` states the intent
-and installs on a current Python; ``azure_pins`` is the historical record only.
-Standard library only.
+``source`` says where the entry was read: ``D-2020``/``D-2021-07``/``D-2021-10``
+(azure-docs ``resource-curated-environments.md`` of that date), ``WS-2020``/``WS-2021``/
+``CLI-2021`` (public ``az ml environment list`` transcripts), ``SDK-1.0.69`` (a
+definition embedded in an SDK-era example), ``ASSETS`` (``Azure/azureml-assets``),
+``NB`` (``Azure/MachineLearningNotebooks``) and ``EX`` (``Azure/azureml-examples``).
+``packages`` states the intent and installs on a current Python; ``azure_pins`` is
+the historical record only. :mod:`runner.envs.curated` maps each family to one of
+runner's curated definitions. Standard library only.
 """
 
 # ruff: noqa: E501 - a data table: one environment per call reads better than wrapped rows
