@@ -201,3 +201,16 @@ print(sorted(n for n, v in names.items() if v is not getattr(runner, n)))
 """)
 
     assert "[]" == out.strip()
+
+
+def test_importing_the_v1_surface_loads_only_the_standard_library(compat_python):
+    """`import azureml.core` (and run, runconfig, widgets, exceptions) adds no third-party
+    module to what the interpreter loads at start-up."""
+    code = ("import sys, json; before = set(sys.modules)\n"
+            "import azureml.core, azureml.core.run, azureml.core.runconfig, azureml.widgets\n"
+            "import azureml.exceptions, azureml.core.compute\n"
+            "new = {m.split('.')[0] for m in set(sys.modules) - before}\n"
+            "print(json.dumps(sorted(new - set(sys.stdlib_module_names)"
+            " - {'runner', 'azureml'})))")
+
+    assert "[]" == _run(compat_python, code).strip()
