@@ -96,7 +96,7 @@ def test_conda_packages_without_conda_run_through_pip_with_one_notice(ws, tmp_pa
     assert "Completed" == run.get_status(), build_log
     assert 1 == err.count("installed with pip")
     assert "left out: cudatoolkit" in build_log
-    assert "Python 3.6.2 is not installed" in build_log
+    assert "Python 3.6.2 is older than runner supports" in build_log
 
 
 def test_conda_packages_are_built_with_conda_when_one_is_on_path(ws, tmp_path, monkeypatch):
