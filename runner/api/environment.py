@@ -4,8 +4,9 @@
 keep the names and defaults of ``azureml.core`` so existing scripts port
 unchanged, with one difference that matters: a managed environment
 (``python.user_managed_dependencies = False``, the default) is a virtualenv
-built with pip (or uv), not a conda environment.  Conda packages are refused
-unless ``python.use_conda`` opts in and a conda is installed.
+built with pip (or uv) unless it lists conda packages and a conda (conda, mamba,
+micromamba) is on PATH; without one, conda packages are installed with pip under
+their pip names (:mod:`runner.envs.conda_pip`).
 
 These classes only hold and validate data; building and caching live in
 :mod:`runner.envs.prepare`, registered versions in ``.runner/environments/``
@@ -45,7 +46,8 @@ class CondaDependencies:
     """The packages of a managed environment: Python version, pip packages and options.
 
     Named after Azure ML's class and reading the same conda files; conda
-    packages are kept but only honoured with ``python.use_conda``.
+    packages build a conda environment when a conda is on PATH, else are installed
+    with pip (renames mapped).
 
     Args:
         conda_dependencies_file_path: a conda ``environment.yml`` to load.
@@ -75,7 +77,7 @@ class CondaDependencies:
         Args:
             pip_indexurl: an index URL, added as ``--index-url``.
             pip_packages: requirement strings (``"six==1.16.0"``).
-            conda_packages: conda packages (need ``python.use_conda``).
+            conda_packages: conda packages (conda when on PATH, else pip).
             python_version: ``"3.11"``; None means the Python runner runs on.
             pin_sdk_version: accepted for compatibility; ignored.
 
@@ -109,12 +111,12 @@ class CondaDependencies:
 
     @property
     def conda_packages(self) -> list[str]:
-        """Conda packages (honoured only with ``python.use_conda``)."""
+        """Conda packages (conda builds them when on PATH; else pip, renames mapped)."""
         return list(self._conda)
 
     @property
     def conda_channels(self) -> list[str]:
-        """Conda channels (used only with ``python.use_conda``)."""
+        """Conda channels (used when conda builds the environment)."""
         return list(self._channels)
 
     def set_python_version(self, version: str | None) -> None:
@@ -158,7 +160,7 @@ class CondaDependencies:
             self._pip_options.append(option)
 
     def add_conda_package(self, conda_package: str) -> None:
-        """Add a conda package (honoured only with ``python.use_conda``)."""
+        """Add a conda package (conda on PATH builds it; else pip, renames mapped)."""
         if conda_package not in self._conda:
             self._conda.append(conda_package)
 
@@ -221,7 +223,8 @@ class PythonSection:
         interpreter_path: the interpreter of a user-managed environment, a path or
             a name looked up on PATH (default ``python``).
         conda_dependencies: what a managed environment installs.
-        use_conda: build with conda/mamba/micromamba (runner's opt-in; default False).
+        use_conda: require conda/mamba/micromamba (default False: used when on PATH
+            and there are conda packages).
     """
 
     def __init__(self) -> None:
@@ -352,8 +355,8 @@ class Environment:
         """A managed environment from a conda ``environment.yml``.
 
         ``python=X.Y`` and the ``pip:`` list are honoured, ``variables:`` become
-        environment variables; other conda packages are kept and refused at
-        submit unless ``python.use_conda`` is set and a conda is installed.
+        environment variables; other conda packages are built by conda when one is
+        on PATH, else installed with pip under their pip names.
 
         Raises:
             EnvironmentSpecError: the file is missing, malformed (file and line
