@@ -13,7 +13,7 @@ here as one *canonical dict*, validated before anything is built or written::
         "version": "3.11",                   # None: the Python runner runs on
         "pip": ["six==1.16.0"],              # requirement specifiers
         "pip_options": ["--no-index", "-f /abs/wheels"],  # one option (+ value) each
-        "conda_packages": [],                # honoured only with use_conda
+        "conda_packages": [],                # conda on PATH builds them, else pip
         "channels": [],
         "use_conda": False,
       },
@@ -370,7 +370,7 @@ def conda_spec_to_python(data: Any, source: str | None = None,
 
     ``python=X.Y`` and the ``pip:`` list are honoured; ``pip`` itself is
     dropped (every managed environment has a pip); any other conda package is
-    kept in ``conda_packages`` and refused later unless conda is opted in.
+    kept in ``conda_packages`` (built by conda, or mapped to pip, at build time).
 
     Returns:
         (python section, environment variables from ``variables:``).
