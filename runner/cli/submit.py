@@ -8,6 +8,7 @@ Thin over the API (``Experiment.submit``, ``Run.wait_for_completion``,
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from pathlib import Path
@@ -22,11 +23,12 @@ if TYPE_CHECKING:
     from ..api.workspace import Workspace
 
 
-def _pairs(values: tuple[str, ...], what: str) -> dict[str, str | None]:
+def _pairs(values: tuple[str, ...], what: str, *,
+           need_value: bool = False) -> dict[str, str | None]:
     out: dict[str, str | None] = {}
     for item in values:
         key, sep, value = item.partition("=")
-        if not key:
+        if not key or (need_value and not sep):
             raise click.BadParameter(f"{item!r}: expected KEY=VALUE", param_hint=what)
         out[key] = value if sep else None
     return out
@@ -65,6 +67,13 @@ def _environment(ws: Workspace, env: str | None, python: str | None) -> Any:
     if not env:
         return None
     path = Path(env)
+    if not path.is_file() and ("/" in env or os.sep in env
+                               or path.suffix.lower() in (".yml", ".yaml", ".txt", ".json")):
+        from ..core.errors import NotFoundError
+
+        raise NotFoundError(f"--env {env}: no such file ({path.resolve()}); give an existing "
+                            "requirements.txt or YAML file, or an environment name.",
+                            path=str(path))
     if path.is_file():
         if path.suffix == ".txt":
             return Environment.from_pip_requirements(path.stem, path)
@@ -116,7 +125,7 @@ def submit(experiment: str | None, source_dir: str, python: str | None, env: str
     """
     source = Path(source_dir)
     if dry_run:
-        _dry_run(source)
+        _dry_run(source, script)
         return
     from ..api.config import ScriptRunConfig
     from ..api.experiment import Experiment
@@ -127,7 +136,7 @@ def submit(experiment: str | None, source_dir: str, python: str | None, env: str
                              environment=_environment(ws, env, python),
                              max_run_duration_seconds=timeout, compute_target=target)
     config.run_config.environment_variables = {
-        k: v or "" for k, v in _pairs(env_vars, "--env-var").items()}
+        k: v or "" for k, v in _pairs(env_vars, "--env-var", need_value=True).items()}
     if gpus:
         config.run_config.resources = {**config.run_config.resources,
                                        "gpu": int(gpus) if gpus == int(gpus) else gpus}
@@ -163,10 +172,21 @@ def _follow(run: Run) -> None:
         sys.exit(CANCELED_EXIT_CODE)
 
 
-def _dry_run(source: Path) -> None:
-    from ..snapshot.snapshots import select_files
+def _dry_run(source: Path, script: str) -> None:
+    """Show the snapshot; fail as submit would on a missing script or a snapshot over a limit."""
+    from ..core.errors import WorkspaceNotFound
+    from ..execution.submit import check_script, check_source
+    from ..snapshot.snapshots import SnapshotLimits, check_limits, select_files
 
+    checked = check_source(str(source))
+    check_script(checked, script)
+    try:  # the limits of the workspace a submit would use; the defaults before there is one
+        settings = _state().workspace().config
+        limits = SnapshotLimits(settings.snapshot_max_bytes, settings.snapshot_max_files)
+    except WorkspaceNotFound:
+        limits = SnapshotLimits()
     selection = select_files(source)
+    check_limits(selection, limits)
     click.echo(f"Would capture {len(selection.files)} files "
                f"({selection.total_bytes:,} bytes) from {source.resolve()}:")
     for entry in selection.files:
