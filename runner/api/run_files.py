@@ -179,6 +179,8 @@ class RunFiles:
         if not source.is_file() or artifact not in self.get_file_names():
             available = self.get_file_names()
             shown = ", ".join(available[:20]) or "none"
+            if len(available) > 20:
+                shown += f", ... ({len(available) - 20} more)"
             raise ArtifactNotFound(
                 f"run {self._id} has no file {artifact!r}; its files are: {shown}.",
                 name=artifact, run_id=self._id,
