@@ -62,6 +62,7 @@ class Supervisor(RunOwner):
         self.rusage = None
         self.samples = _Samples()
         self.env_hash: str | None = None
+        self.script_start: float | None = None
 
     def _install_signals(self) -> None:
         super()._install_signals()
@@ -72,6 +73,7 @@ class Supervisor(RunOwner):
     def run(self) -> int:
         """Supervise the run to its end; returns the process exit code."""
         self._install_signals()
+        _become_subreaper()
         (self.run_dir / ".sys").mkdir(parents=True, exist_ok=True)
         try:
             if not self._wait_for_slot():
@@ -86,7 +88,7 @@ class Supervisor(RunOwner):
             text = traceback.format_exc()
             self._log(text)
             if self.proc is not None and self.returncode is None:
-                _proc.end_tree(self.proc.pid, None, grace=self.config.cancel_grace_seconds)
+                self._end_script_tree()
             self._finish(FAILED, error_record(
                 f"The run's supervisor failed: {type(exc).__name__}: {exc}",
                 code="SystemError", details="\n".join(text.splitlines()[-12:])))
@@ -173,7 +175,8 @@ class Supervisor(RunOwner):
                 f"The run's program could not be started: {exc}", code="UserError"))
             return False
         self.launched_at = time.time()
-        script = {"script_pid": self.proc.pid, "script_start": _proc.start_time(self.proc.pid)}
+        self.script_start = _proc.start_time(self.proc.pid)
+        script = {"script_pid": self.proc.pid, "script_start": self.script_start}
         if self.store.update_run(self.run_id, status=RUNNING, start_time=self.launched_at,
                                  only_if_status=(PREPARING,), **script):
             self._touch(RUNNING)
@@ -228,7 +231,7 @@ class Supervisor(RunOwner):
         self.store.update_run(self.run_id, status=CANCEL_REQUESTED,
                               only_if_status=(RUNNING, PREPARING))
         self._touch(CANCEL_REQUESTED)
-        _proc.end_tree(self.proc.pid, None, grace=self.config.cancel_grace_seconds)
+        self._end_script_tree()
         deadline = time.monotonic() + 5
         while not self._reap() and time.monotonic() < deadline:
             self._sleep(0.05)
@@ -247,6 +250,9 @@ class Supervisor(RunOwner):
         )
         if error is None and row["error"]:
             error = row["error"]  # what the script posted with run.fail(), status aside
+        # What the script left running (background jobs of its group, setsid() daemons
+        # re-parented to us) ends with the run.
+        self._end_script_tree()
         prune_working_copy(self.run_dir, set(self.store.artifacts(self.run_id)))
         self._finish(status, error)
 
@@ -271,6 +277,19 @@ class Supervisor(RunOwner):
                 self._log(problem)
         except Exception:  # noqa: BLE001 - the run still ends, with its status
             self._log(traceback.format_exc())
+
+    def _end_script_tree(self) -> None:
+        """End the script, its process group and every process it left behind.
+
+        The script is this process's unreaped child, so its pid and recorded start
+        time still name it. Descendants that escaped its group (``setsid()``
+        daemons) were re-parented to this process, a child subreaper
+        (:func:`_become_subreaper`), and are ended as our own children.
+        """
+        assert self.proc is not None
+        orphans = _orphans(self.proc.pid)
+        _proc.end_tree(self.proc.pid, self.script_start,
+                       grace=self.config.cancel_grace_seconds, extra=orphans)
 
     def _script_error(self) -> dict[str, Any] | None:
         path = self.run_dir / ".sys" / "error.json"
@@ -342,6 +361,32 @@ class _Samples:
             return {}
         return {"peakMemoryBytes": peak, "cpuTimeSeconds": round(cpu, 3),
                 "samples": self.count}
+
+
+def _become_subreaper() -> None:
+    """Linux: adopt the run's orphans (PR_SET_CHILD_SUBREAPER), so none escapes the end.
+
+    A daemon that double-forks and calls ``setsid()`` leaves the script's process
+    group; as a subreaper, this process becomes its parent instead of init, and
+    :meth:`Supervisor._end_script_tree` ends it. Elsewhere (macOS), such a daemon
+    outlives the run; the README says so.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(36, 1, 0, 0, 0) != 0:  # PR_SET_CHILD_SUBREAPER
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER) failed")
+    except (OSError, AttributeError) as exc:  # pragma: no cover - no prctl: as before
+        print(f"runner: cannot become a child subreaper: {exc}", file=sys.stderr)
+
+
+def _orphans(script_pid: int) -> list:
+    """psutil handles of this process's descendants other than the script itself."""
+    procs = _proc.tree(os.getpid())[1:]
+    return [p for p in procs if p.pid != script_pid]
 
 
 def prune_working_copy(run_dir: Path, keep: set[str]) -> None:
