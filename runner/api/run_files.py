@@ -57,6 +57,7 @@ class RunFiles:
         Raises:
             MetricError: both or neither of ``path`` and ``plot``, or not an image.
         """
+        _metrics.check_name(name, "log_image")
         if (path is None) == (plot is None):
             raise MetricError(
                 f"log_image({name!r}) takes exactly one of path= (an image file) or plot= "
