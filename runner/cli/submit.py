@@ -120,7 +120,8 @@ def submit(experiment: str | None, source_dir: str, python: str | None, env: str
            script: str, args: tuple[str, ...]) -> None:
     """Submit SCRIPT (with ARGS) as a run and stream its output until it ends.
 
-    Exits 0 when the run completes, 7 when it fails, 8 when it is canceled.
+    Exits 0 when the run completes, 7 when it fails, 8 when it is canceled, 10 when
+    the time limit (--timeout) ended it.
     Ctrl-C asks whether to detach (the run goes on) or cancel it.
     """
     source = Path(source_dir)
@@ -149,9 +150,6 @@ def submit(experiment: str | None, source_dir: str, python: str | None, env: str
 
 def _follow(run: Run) -> None:
     """Stream the run to its end; Ctrl-C offers detach or cancel. Exits with the outcome."""
-    from ..core.errors import CANCELED_EXIT_CODE
-    from ..core.status import CANCELED
-
     try:
         details = run.wait_for_completion(show_output=True)
     except KeyboardInterrupt:
@@ -168,8 +166,22 @@ def _follow(run: Run) -> None:
         else:
             click.echo(f"Detached. Follow it with: runner logs -f {run.id}", err=True)
             return
-    if details["status"] == CANCELED:
-        sys.exit(CANCELED_EXIT_CODE)
+    _exit_canceled(run, details)
+
+
+def _exit_canceled(run: Run, details: dict[str, Any]) -> None:
+    """Exit 8 for a run canceled on request, 10 (saying why) for one the time limit ended."""
+    from ..core.errors import CANCELED_EXIT_CODE, TIMEOUT_EXIT_CODE
+    from ..core.status import CANCELED
+    from ..execution.wait import canceled_reason
+
+    if details["status"] != CANCELED:
+        return
+    reason = canceled_reason(details)
+    if reason:
+        click.echo(f"runner: run {run.id} was canceled: {reason}", err=True)
+        sys.exit(TIMEOUT_EXIT_CODE)
+    sys.exit(CANCELED_EXIT_CODE)
 
 
 def _dry_run(source: Path, script: str) -> None:
@@ -219,15 +231,13 @@ def logs(run_id: str, follow: bool) -> None:
 @click.argument("run_id", metavar="RUN")
 @click.option("--show-output", "-o", is_flag=True, help="Stream the log while waiting.")
 def wait(run_id: str, show_output: bool) -> None:
-    """Wait for the run to end; exit 0 Completed, 7 Failed, 8 Canceled."""
-    from ..core.errors import CANCELED_EXIT_CODE
-    from ..core.status import CANCELED
+    """Wait for the run to end; exit 0 Completed, 7 Failed, 8 Canceled, 10 timed out."""
 
-    details = _get_run(run_id).wait_for_completion(show_output=show_output)
+    run = _get_run(run_id)
+    details = run.wait_for_completion(show_output=show_output)
     if not show_output:
         click.echo(details["status"])
-    if details["status"] == CANCELED:
-        sys.exit(CANCELED_EXIT_CODE)
+    _exit_canceled(run, details)
 
 
 @click.command()

@@ -148,3 +148,6 @@ class StoreError(RunnerError):
 
 #: Exit code of ``runner submit`` / ``runner wait`` for a run that ended Canceled.
 CANCELED_EXIT_CODE = 8
+#: Exit code of ``runner submit`` / ``runner wait`` for a run that the time limit
+#: (``max_run_duration_seconds``, ``--timeout``) ended: Canceled, but not by request.
+TIMEOUT_EXIT_CODE = 10
