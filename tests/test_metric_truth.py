@@ -120,3 +120,21 @@ def test_a_submitted_run_that_lost_values_says_so_and_wait_warns(exp: Experiment
     assert ["MetricsLost"] == [w["code"] for w in details["warnings"]]
     assert "2 value(s) of metric 't'" in details["warnings"][0]["message"]
     assert any("lost metric values" in str(w.message) for w in caught)
+
+
+def test_a_writer_that_fell_behind_makes_logging_wait_and_keeps_order(exp: Experiment):
+    """While the writer is behind, log() waits for it to catch up; no value is lost or reordered."""
+    from runner.inrun import flusher as _flusher
+
+    run = exp.start_logging(snapshot_directory=None, outputs=False)
+    run.log("m", 0.0)
+    _flusher._throttle(True)
+    try:
+        throttled = run._fast is not run._buffer.fast
+        run.log("m", 1.0)  # returns once the writer has caught up
+        caught_up = _flusher._caught_up.is_set()
+    finally:
+        _flusher._throttle(False)
+    run.log("m", 2.0)
+    run.complete()
+    assert (True, True, [0.0, 1.0, 2.0]) == (throttled, caught_up, run.get_metrics()["m"])

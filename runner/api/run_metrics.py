@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -99,6 +100,28 @@ class RunMetrics:
         if not self._registered:
             self._registered = True
             _flusher.register(self)
+            # A handle dropped with values queued (a worker's local Run) writes them
+            # as it goes: the flusher holds runs weakly.
+            weakref.finalize(self, _write_left, self._store, self._id, self._buffer)
+        elif self._fast is not self._buffer.fast:
+            _flusher.wait_caught_up()  # the writer fell behind: backpressure
+
+    def _throttle(self, on: bool) -> None:
+        """Route float logging through ``_add`` (which waits) while the writer is behind.
+
+        The hot path of ``log`` is one dict lookup and an append to ``self._fast``;
+        an empty dict in its place sends every call to ``_add`` at no cost to the
+        fast path when the writer keeps up.
+        """
+        self._fast = {} if on else self._buffer.fast
+
+    def _after_fork(self) -> None:
+        """In a forked child: the parent writes what was queued; start empty."""
+        self._write_lock = threading.RLock()
+        self._buffer.reset()
+        self._fast = self._buffer.fast
+        self._unwritten = []
+        self._registered = False
 
     def _write_pending(self) -> None:
         """Write what is queued; values that keep failing are recorded as lost.
@@ -198,6 +221,21 @@ class RunMetrics:
     def get_system_metrics(self) -> dict[str, Any]:
         """CPU and memory samples the supervisor took of a submitted run's processes."""
         return _shape_all(self._store.read_metrics(self._id, system=True))
+
+
+def _write_left(store: Any, run_id: str, buffer: _metrics.MetricBuffer) -> None:
+    """Write what a garbage-collected Run handle still held."""
+    drained = buffer.drain()
+    if not drained:
+        return
+    try:
+        store.write_metrics(run_id, drained)
+    except Exception:
+        import logging
+
+        logging.getLogger(__name__).error(
+            "run %s: %d queued metric name(s) of a dropped handle could not be written",
+            run_id, len(drained), exc_info=True)
 
 
 def _shape_all(raw: dict[str, tuple[str, list[Any]]]) -> dict[str, Any]:

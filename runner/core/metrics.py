@@ -335,5 +335,15 @@ class MetricBuffer:
                 out.append((name, self.kinds[name], values, steps if has_steps else None, floats))
         return out
 
+    def reset(self) -> None:
+        """Forget every queued value (a forked child's copy: the parent writes them).
+
+        The ``fast`` dict is emptied in place, so aliases of it (``Run._fast``) stay
+        valid, and logging a name again re-registers the run with the flusher.
+        """
+        self.lock = threading.Lock()
+        self.pending = {}
+        self.fast.clear()
+
     def __bool__(self) -> bool:
         return bool(self.pending) or any(len(a) for a in self.fast.values())

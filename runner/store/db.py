@@ -35,6 +35,12 @@ _FORK_LOCK = threading.RLock()
 _CONNECTIONS: list[sqlite3.Connection] = []
 _conn_pid = [os.getpid()]
 
+if hasattr(os, "register_at_fork"):
+    # Hold the lock across every fork: a child must not be born while another thread
+    # is inside SQLite (its copy of that connection's state would be half-written).
+    os.register_at_fork(before=_FORK_LOCK.acquire, after_in_parent=_FORK_LOCK.release,
+                        after_in_child=_FORK_LOCK.release)
+
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _RUN_FIELDS = (
