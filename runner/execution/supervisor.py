@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import sys
 import time
@@ -38,6 +37,7 @@ from ..core.status import (
     error_record,
     status_from_exit,
 )
+from ..store import artifacts as _artifacts
 from ..store import liveness as _liveness
 from ..store import proc as _proc
 from .gpus import machine_gpus
@@ -419,7 +419,7 @@ def _prune_dir(folder: Path, rel: str, keep: set[str]) -> None:
 def _remove(entry: Path) -> None:
     try:
         if entry.is_dir() and not entry.is_symlink():
-            shutil.rmtree(entry, ignore_errors=True)
+            _artifacts.remove_tree(entry)  # iterative: a 1,200-deep chain is fine
         else:
             entry.unlink()
     except OSError:  # pragma: no cover
