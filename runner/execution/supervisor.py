@@ -47,6 +47,11 @@ from .owner import RunOwner
 QUEUE_POLL = 0.2
 #: Seconds after launch of the first resource sample.
 FIRST_SAMPLE = 0.2
+#: How long the supervisor keeps retrying its last write on a full disk (the run
+#: stays as it was, its supervisor alive, until space comes back or this passes).
+DISK_FULL_WAIT = 600.0
+#: Free bytes below which the run folder's filesystem counts as full.
+FULL_BELOW = 64 * 1024
 
 
 class Supervisor(RunOwner):
@@ -63,6 +68,7 @@ class Supervisor(RunOwner):
         self.samples = _Samples()
         self.env_hash: str | None = None
         self.script_start: float | None = None
+        self.no_space: str | None = None  # where a write failed for lack of space
 
     def _install_signals(self) -> None:
         super()._install_signals()
@@ -237,7 +243,9 @@ class Supervisor(RunOwner):
             self._sleep(0.05)
 
     def _finalize(self) -> None:
-        row = self._enter_finalizing(RUNNING, CANCEL_REQUESTED, PREPARING)
+        row = self._until_space(
+            "marking the run Finalizing",
+            lambda: self._enter_finalizing(RUNNING, CANCEL_REQUESTED, PREPARING))
         if row is None:
             return
         failed = self.returncode != 0
@@ -253,18 +261,49 @@ class Supervisor(RunOwner):
         # What the script left running (background jobs of its group, setsid() daemons
         # re-parented to us) ends with the run.
         self._end_script_tree()
+        full = self.no_space or _full_filesystem(self.run_dir)
+        if full:
+            status, error = FAILED, _no_space_error(full, error)
         prune_working_copy(self.run_dir, set(self.store.artifacts(self.run_id)))
         self._finish(status, error)
 
     def _finish(self, status: str, error: dict[str, Any] | None) -> None:
         self._finish_outputs(status)
         system = self.samples.summary(self.rusage)
-        self.store.update_run(
-            self.run_id, status=status, end_time=time.time(), error=error,
-            exit_code=self.returncode, system=system or None,
-            only_if_status=tuple(s for s in RunStatus.ALL if s not in RunStatus.TERMINAL),
-        )
-        self._touch(status)
+
+        def write() -> None:
+            final_status, final_error = status, error
+            if self.no_space and (error or {}).get("error", {}).get("code") != "NoSpaceLeft":
+                final_status, final_error = FAILED, _no_space_error(self.no_space, error)
+            self.store.update_run(
+                self.run_id, status=final_status, end_time=time.time(), error=final_error,
+                exit_code=self.returncode, system=system or None,
+                only_if_status=tuple(s for s in RunStatus.ALL if s not in RunStatus.TERMINAL),
+            )
+            self._touch(final_status)
+
+        self._until_space("writing the run's final status", write)
+
+    def _until_space(self, what: str, action: Any) -> Any:
+        """Run ``action``; while it fails for lack of disk space, note where and retry.
+
+        The supervisor must outlive a full disk: dying would leave the run as it
+        was, later read as "supervisor died". It retries for ``DISK_FULL_WAIT``
+        seconds, then lets the error through.
+        """
+        deadline = time.monotonic() + DISK_FULL_WAIT
+        while True:
+            try:
+                return action()
+            except Exception as exc:
+                if not _is_no_space(exc) or time.monotonic() > deadline:
+                    raise
+                if self.no_space is None:
+                    full = _full_filesystem(self.run_dir)
+                    self.no_space = f"{what} in the workspace store {self.ws.paths.db}" + (
+                        f"; {full}" if full else "")
+                    self._log(f"no space left on device while {what}: {exc}; retrying")
+                time.sleep(0.5)
 
     # ------------------------------------------------------------ helpers
 
@@ -303,7 +342,15 @@ class Supervisor(RunOwner):
         if sample is None:
             return
         drained = [(name, "scalar", [value], None, None) for name, value in sample.items()]
-        self.store.write_metrics(self.run_id, drained, system=True)
+        try:
+            self.store.write_metrics(self.run_id, drained, system=True)
+        except Exception as exc:
+            if not _is_no_space(exc):
+                raise
+            # A sample is not worth ending the run for; the final status names the cause.
+            if self.no_space is None:
+                self.no_space = f"writing system metrics to the workspace store {self.ws.paths.db}"
+                self._log(f"no space left on device writing a resource sample: {exc}")
 
     def _release_env(self) -> None:
         try:
@@ -361,6 +408,42 @@ class _Samples:
             return {}
         return {"peakMemoryBytes": peak, "cpuTimeSeconds": round(cpu, 3),
                 "samples": self.count}
+
+
+def _is_no_space(exc: BaseException) -> bool:
+    """True when ``exc`` (or what caused it) is a full disk: ENOSPC or SQLITE_FULL."""
+    import errno
+
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if "database or disk is full" in str(exc) or "No space left on device" in str(exc):
+            return True
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return False
+
+
+def _full_filesystem(run_dir: Path) -> str | None:
+    """Where the run's filesystem is full (fewer than FULL_BELOW bytes free), or None."""
+    try:
+        st = os.statvfs(run_dir)
+    except OSError:
+        return None
+    free = st.f_bavail * st.f_frsize
+    if free >= FULL_BELOW:
+        return None
+    return f"the filesystem of the run folder {run_dir} is full ({free:,} bytes free)"
+
+
+def _no_space_error(where: str, error: dict[str, Any] | None) -> dict[str, Any]:
+    """The run's error for a full disk, keeping what the script's failure said."""
+    before = ((error or {}).get("error") or {}).get("message")
+    message = f"No space left on device: {where}."
+    if before:
+        message += f" The run's own error: {before}"
+    return error_record(message, code="NoSpaceLeft")
 
 
 def _become_subreaper() -> None:
