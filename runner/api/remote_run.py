@@ -584,8 +584,13 @@ class RemoteRun(Run):
     def _at_exit(self) -> None:
         try:
             self._write_pending()
-        except Exception:  # noqa: BLE001 - exiting: report below instead
-            pass
+        except Exception as exc:  # noqa: BLE001 - exiting: counted as dropped, reported below
+            held = sum(len(d[2]) + (len(d[4]) if d[4] is not None else 0)
+                       for d in self._unwritten)
+            self._unwritten = []
+            sender = self._http.sender
+            sender.dropped["values"] += held
+            sender._last_error = f"{type(exc).__name__}: {exc}"
         self._http.close(EXIT_FLUSH_SECONDS)
 
 
