@@ -31,7 +31,7 @@ def test_non_utf8_config_is_a_config_error(ws: Workspace):
 
 
 def test_server_without_the_extra_names_the_install_command(ws: Workspace, tmp_path: Path):
-    """`runner server` without Starlette and uvicorn exits 2 naming `pip install 'runner[server]'`."""
+    """`runner server` without Starlette or uvicorn exits 2 naming the install command."""
     code = ("import sys; sys.modules['starlette'] = None; sys.modules['uvicorn'] = None\n"
             "from runner.cli.main import main\n"
             f"sys.argv = ['runner', '--workspace', {str(ws.root)!r}, 'server', '--port', '0']\n"

@@ -490,8 +490,7 @@ class HttpStore:
 
     def read_metrics(self, run_id: str, name: str | None = None, *,
                      system: bool = False) -> dict[str, tuple[str, list[Any]]]:
-        data = self._get(run_id, "metrics", query={"raw": 1, "name": name,
-                                                   "system": int(system)})
+        data = self._get(run_id, "metrics", query={"raw": 1, "name": name, "system": int(system)})
         return {k: (v[0], v[1]) for k, v in data["raw"].items()}
 
     def children(self, run_id: str, recursive: bool = False) -> list[dict[str, Any]]:
@@ -585,12 +584,9 @@ class RemoteRun(Run):
         try:
             self._write_pending()
         except Exception as exc:  # noqa: BLE001 - exiting: counted as dropped, reported below
-            held = sum(len(d[2]) + (len(d[4]) if d[4] is not None else 0)
-                       for d in self._unwritten)
-            self._unwritten = []
-            sender = self._http.sender
-            sender.dropped["values"] += held
-            sender._last_error = f"{type(exc).__name__}: {exc}"
+            self._http.sender.dropped["values"] += sum(
+                len(d[2]) + len(d[4] or ()) for d in self._unwritten)
+            self._http.sender._last_error, self._unwritten = f"{type(exc).__name__}: {exc}", []
         self._http.close(EXIT_FLUSH_SECONDS)
 
 
