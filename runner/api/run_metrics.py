@@ -26,6 +26,9 @@ _BIG_WRITE = 1 << 19
 #: drops the values and records them as lost.
 RETRY_SECONDS = 30.0
 RETRY_VALUES = 5_000_000
+#: Metric names committed per transaction by a run's writer: each commit makes what
+#: was logged durable, so a big drain (100,000 names) is written in steps.
+WRITE_NAMES = 2000
 
 
 class RunMetrics:
@@ -136,17 +139,24 @@ class RunMetrics:
             self._unwritten = []
             if not drained and not self._lost_values:
                 return
+            written = 0  # entries of ``drained`` committed so far
             try:
                 if self._lost_values:
                     record = getattr(self._store, "record_loss", None)
                     if record is not None:
                         record(self._id, [(n, c, r) for n, (c, r) in self._lost_values.items()])
                     self._lost_values = None
-                if drained:
-                    self._store.write_metrics(self._id, drained)
+                started = time.monotonic()
+                while written < len(drained):
+                    self._store.write_metrics(self._id, drained[written : written + WRITE_NAMES])
+                    written += WRITE_NAMES
+                    if written < len(drained) and time.monotonic() - started > _flusher.INTERVAL:
+                        # A long write: make loggers wait now, not after it, so what
+                        # piles up meanwhile stays small.
+                        _flusher._throttle(True)
                 self._failing_since = None
             except Exception as exc:
-                self._keep_or_drop(drained, exc)
+                self._keep_or_drop(drained[written:], exc)
                 raise
             if sum(len(d[4]) for d in drained if d[4] is not None) > _BIG_WRITE:
                 del drained
