@@ -42,6 +42,8 @@ class RunDetails:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.widget: Any = None
+        #: Why the live view stopped refreshing early, if it did (else None).
+        self.error: BaseException | None = None
 
     def __repr__(self) -> str:
         return f"<RunDetails of {self.run.id}>"
@@ -108,7 +110,15 @@ class RunDetails:
             live = self._live()
             try:
                 self.widget.value = self.to_html()
-            except Exception:  # noqa: BLE001 - a closed notebook must not kill the thread noisily
+            except Exception as exc:  # noqa: BLE001 - a closed notebook: stop, and say so
+                # Not raised: a traceback from a background thread would land in some
+                # other cell's output. Kept on ``self.error`` and logged instead.
+                self.error = exc
+                import logging
+
+                logging.getLogger(__name__).warning(
+                    "RunDetails of run %s stopped refreshing: %s: %s (call show() again "
+                    "to restart it)", self.run.id, type(exc).__name__, exc)
                 return
             if not live:
                 return

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from runner import CondaDependencies, Environment, Experiment, ScriptRunConfig
+from runner import CondaDependencies, Environment, Experiment, RunFailed, ScriptRunConfig
 
 pytestmark = pytest.mark.slow
 
@@ -76,3 +76,13 @@ def test_a_curated_environment_is_usable_by_name(ws):
     """Environment.get finds the curated 'sklearn' and 'minimal' definitions."""
     assert "sklearn" == Environment.get(ws, "sklearn").name
     assert [] == Environment.get(ws, "minimal").python.conda_dependencies.pip_packages
+
+
+def test_a_failed_build_points_raise_on_error_to_the_build_log(ws, src, wheelhouse):
+    """RunFailed for a failed environment build names logs/env_build.txt, which exists."""
+    run = Experiment(ws, "managed").submit(ScriptRunConfig(
+        src, "train.py", environment=offline_env(wheelhouse, "no-such-package-xyz")))
+    with pytest.raises(RunFailed) as caught:
+        run.wait_for_completion()
+    log = str(caught.value).rsplit("(log: ", 1)[1].rstrip(")")
+    assert (run.folder / "logs" / "env_build.txt", True) == (Path(log), Path(log).is_file())

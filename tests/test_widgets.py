@@ -137,3 +137,24 @@ def test_importing_widgets_needs_no_web_framework():
                          check=True).stdout
 
     assert "[]" == out.strip()
+
+
+def test_a_widget_that_breaks_stops_the_refresh_and_says_why(exp: Experiment, monkeypatch,
+                                                             caplog):
+    """A widget that can no longer be updated stops the thread, keeps the error and logs it."""
+    _fake_notebook(monkeypatch, with_widgets=True)
+    live = exp.start_logging(snapshot_directory=None, outputs=False)
+    details = RunDetails(live, refresh_seconds=0.05)
+    details.show()
+
+    class Closed:
+        def __setattr__(self, name, value):
+            raise RuntimeError("the notebook's comm is closed")
+
+    details.widget = Closed()
+    with caplog.at_level("WARNING", logger="runner.widgets"):
+        details._thread.join(timeout=5)
+    live.complete()
+    assert (False, "the notebook's comm is closed") == (details._thread.is_alive(),
+                                                        str(details.error))
+    assert "stopped refreshing" in caplog.text

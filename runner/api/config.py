@@ -7,6 +7,7 @@ variables, time limit); it reports conflicts instead of silently ignoring them.
 
 from __future__ import annotations
 
+import math
 import os
 import shlex
 from dataclasses import dataclass, field
@@ -272,12 +273,20 @@ def resolve_config(config: ScriptRunConfig,
     resources = _resources(getattr(rc, "resources", None) or {})
     variables = {}
     for key, value in (rc.environment_variables or {}).items():
-        variables[str(key)] = _stringify(value, f"environment variable {key}")
+        name = _stringify(key, "environment variable names")
+        if not name or "=" in name:
+            raise UsageError(f"environment variable name {name!r} must be non-empty and "
+                             "without '='.")
+        variables[name] = _stringify(value, f"environment variable {name}")
     limit = rc.max_run_duration_seconds
     if limit is not None:
-        if isinstance(limit, bool) or not isinstance(limit, (int, float)) or limit <= 0:
+        if (isinstance(limit, bool) or not isinstance(limit, (int, float))
+                or not math.isfinite(limit) or limit <= 0):
+            # NaN compares false with everything, so without the isfinite test it
+            # would pass `limit <= 0` and silently turn the limit off.
             raise UsageError(
-                f"max_run_duration_seconds must be a positive number, not {limit!r}.")
+                f"max_run_duration_seconds must be a positive, finite number of seconds, "
+                f"not {limit!r}.")
     return ResolvedConfig(
         source_directory=config.source_directory,
         script=script.replace("\\", "/") if script else None,
@@ -367,17 +376,35 @@ def _resources(value: Any) -> dict[str, float]:
 
 def _stringify(value: Any, what: str) -> str:
     if isinstance(value, str):
-        return value
+        return _exec_safe(value, what)
     if isinstance(value, (list, dict, set, tuple)):
         raise UsageError(
             f"{what} must be single values (strings or numbers); got a "
             f"{type(value).__name__}: {value!r}. Pass each element separately.")
     try:
-        return str(value)
+        text = str(value)
     except Exception as exc:
         raise UsageError(
             f"{what}: a {type(value).__name__} value cannot be turned into a string "
             f"({exc}); pass a string.") from exc
+    return _exec_safe(text, what)
+
+
+def _exec_safe(text: str, what: str) -> str:
+    """``text`` if the operating system can pass it to a program, else a UsageError.
+
+    Refused here, at submit, rather than by ``exec`` in the supervisor after the
+    run was recorded.
+    """
+    if "\0" in text:
+        raise UsageError(f"{what}: {text!r} contains a NUL byte, which no program can "
+                         "receive; remove it.")
+    try:
+        os.fsencode(text)
+    except UnicodeEncodeError as exc:
+        raise UsageError(f"{what}: {text!r} cannot be encoded for the operating system "
+                         f"({exc.reason}); remove the character at {exc.start}.") from None
+    return text
 
 
 def resolve_target(value: Any, configured: dict[str, Any] | None, strict: bool = True,

@@ -490,8 +490,7 @@ class HttpStore:
 
     def read_metrics(self, run_id: str, name: str | None = None, *,
                      system: bool = False) -> dict[str, tuple[str, list[Any]]]:
-        data = self._get(run_id, "metrics", query={"raw": 1, "name": name,
-                                                   "system": int(system)})
+        data = self._get(run_id, "metrics", query={"raw": 1, "name": name, "system": int(system)})
         return {k: (v[0], v[1]) for k, v in data["raw"].items()}
 
     def children(self, run_id: str, recursive: bool = False) -> list[dict[str, Any]]:
@@ -584,8 +583,10 @@ class RemoteRun(Run):
     def _at_exit(self) -> None:
         try:
             self._write_pending()
-        except Exception:  # noqa: BLE001 - exiting: report below instead
-            pass
+        except Exception as exc:  # noqa: BLE001 - exiting: counted as dropped, reported below
+            self._http.sender.dropped["values"] += sum(
+                len(d[2]) + len(d[4] or ()) for d in self._unwritten)
+            self._http.sender._last_error, self._unwritten = f"{type(exc).__name__}: {exc}", []
         self._http.close(EXIT_FLUSH_SECONDS)
 
 

@@ -272,7 +272,7 @@ class Run(RunMetrics, RunFiles, RunRegistry, RunV1):
             "logFiles": self._log_files(),
             "submittedBy": _user(),
             "snapshotId": row["snapshot_id"],
-            "warnings": [],
+            "warnings": self._loss_warnings(),
         }
         if row["status"] in RunStatus.TERMINAL:
             details["endTimeUtc"] = _iso(row["end_time"])

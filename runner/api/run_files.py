@@ -7,6 +7,7 @@ workspace store or its HTTP stand-in) and ``folder`` (the run's folder).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
 from pathlib import Path
@@ -16,28 +17,37 @@ from ..core import metrics as _metrics
 from ..core.errors import ArtifactError, ArtifactNotFound, MetricError, UsageError
 from ..store import artifacts as _artifacts
 
-_IMAGE_MAGIC = (
-    (b"\x89PNG\r\n\x1a\n", "png"),
-    (b"\xff\xd8\xff", "jpeg"),
-    (b"GIF87a", "gif"),
-    (b"GIF89a", "gif"),
-    (b"BM", "bmp"),
-    (b"II*\x00", "tiff"),
-    (b"MM\x00*", "tiff"),
-)
-
 
 def _image_kind(path: Path) -> str | None:
+    """The image type of the file at ``path`` from its content, or None.
+
+    Each format is checked by its real header, not by a byte string anywhere in
+    the head: an SVG must start (after an optional XML declaration, comments and
+    a doctype) with its ``<svg`` root element.
+    """
     with open(path, "rb") as f:
-        head = f.read(512)
-    for magic, kind in _IMAGE_MAGIC:
-        if head.startswith(magic):
-            return kind
+        head = f.read(4096)
+    if head.startswith(b"\x89PNG\r\n\x1a\n") and head[12:16] == b"IHDR":
+        return "png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "gif"
+    if head[:2] == b"BM" and len(head) >= 18 and \
+            int.from_bytes(head[14:18], "little") in (12, 40, 52, 56, 64, 108, 124):
+        return "bmp"
+    if head[:4] in (b"II*\x00", b"MM\x00*"):
+        return "tiff"
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "webp"
-    if b"<svg" in head.lower():
+    if _SVG_START.match(head):
         return "svg"
     return None
+
+
+_SVG_START = re.compile(
+    rb"^(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*\?>\s*)?(?:(?:<!--.*?-->|<!DOCTYPE[^>]*>)\s*)*"
+    rb"<svg[\s>/]", re.DOTALL | re.IGNORECASE)
 
 
 class RunFiles:
@@ -57,6 +67,7 @@ class RunFiles:
         Raises:
             MetricError: both or neither of ``path`` and ``plot``, or not an image.
         """
+        _metrics.check_name(name, "log_image")
         if (path is None) == (plot is None):
             raise MetricError(
                 f"log_image({name!r}) takes exactly one of path= (an image file) or plot= "
@@ -121,6 +132,7 @@ class RunFiles:
                 "write-once, upload under another name.",
                 name=artifact,
             )
+        _artifacts.check_inside(self.folder, artifact)
         self._store.add_artifact(self._id, artifact)
         try:
             _artifacts.write_new(self.folder / artifact, path_or_stream)
@@ -156,7 +168,8 @@ class RunFiles:
             raise ArtifactError(f"upload_folder({name!r}): {folder} is not a folder.",
                                 name=name)
         prefix = _artifacts.artifact_name(name)
-        files = sorted(p for p in folder.rglob("*") if p.is_file())
+        files = sorted(Path(dirpath) / f for dirpath, _dirs, names in _artifacts.walk(folder)
+                       for f in names if os.path.isfile(os.path.join(dirpath, f)))
         names = [f"{prefix}/{p.relative_to(folder).as_posix()}" for p in files]
         self.upload_files(names, [str(p) for p in files])
 
@@ -179,6 +192,8 @@ class RunFiles:
         if not source.is_file() or artifact not in self.get_file_names():
             available = self.get_file_names()
             shown = ", ".join(available[:20]) or "none"
+            if len(available) > 20:
+                shown += f", ... ({len(available) - 20} more)"
             raise ArtifactNotFound(
                 f"run {self._id} has no file {artifact!r}; its files are: {shown}.",
                 name=artifact, run_id=self._id,
@@ -186,7 +201,7 @@ class RunFiles:
         dest = Path(output_file_path) if output_file_path else Path(Path(artifact).name)
         if dest.is_dir():
             dest = dest / Path(artifact).name
-        dest.parent.mkdir(parents=True, exist_ok=True)
+        _artifacts.make_dirs(dest.parent)
         shutil.copyfile(source, dest)
         return str(dest)
 
@@ -212,7 +227,7 @@ class RunFiles:
                 rel = artifact[len(_artifacts.artifact_name(prefix)):].lstrip("/") or \
                     Path(artifact).name
             dest = out / rel
-            dest.parent.mkdir(parents=True, exist_ok=True)
+            _artifacts.make_dirs(dest.parent)
             shutil.copyfile(self.folder / artifact, dest)
             written.append(str(dest))
         return written

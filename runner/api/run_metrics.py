@@ -7,6 +7,8 @@ background thread writes them (``runner.inrun.flusher``). Standard library only.
 from __future__ import annotations
 
 import threading
+import time
+import weakref
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +22,14 @@ if TYPE_CHECKING:
 
 #: Floats written at once above which freed memory is handed back to the system.
 _BIG_WRITE = 1 << 19
+#: How long, and how many values, a run keeps retrying a failing write before it
+#: drops the values and records them as lost.
+RETRY_SECONDS = 30.0
+RETRY_VALUES = 5_000_000
+#: Metric names committed per transaction by a run's writer: each commit makes what
+#: was logged durable, so a big drain (100,000 names) is written in steps. Fewer,
+#: bigger steps cost fewer GIL hand-offs next to a busy thread.
+WRITE_NAMES = 5000
 
 
 class RunMetrics:
@@ -34,6 +44,8 @@ class RunMetrics:
     _registered: bool
     _unwritten: list
     _write_lock: threading.RLock
+    _lost_values: dict[str, tuple[int, str]] | None = None
+    _failing_since: float | None = None
 
     def _end(self, status: str, error: dict[str, Any] | None) -> None:  # pragma: no cover
         raise NotImplementedError
@@ -87,27 +99,101 @@ class RunMetrics:
             self._add(name, _metrics.TABLE, row, None)
 
     def _add(self, name: str, kind: str, value: Any, step: int | None) -> None:
-        if not isinstance(name, str) or not name:
-            raise MetricError(f"metric name must be a non-empty string, not {name!r}.")
-        self._buffer.add(name, kind, value, step)
+        _metrics.check_name(name)
+        self._buffer.add(name, kind, value, _metrics.check_step(name, step))
         if not self._registered:
             self._registered = True
             _flusher.register(self)
+            # A handle dropped with values queued (a worker's local Run) writes them
+            # as it goes: the flusher holds runs weakly.
+            weakref.finalize(self, _write_left, self._store, self._id, self._buffer)
+        elif self._fast is not self._buffer.fast:
+            _flusher.wait_caught_up()  # the writer fell behind: backpressure
+
+    def _throttle(self, on: bool) -> None:
+        """Route float logging through ``_add`` (which waits) while the writer is behind.
+
+        The hot path of ``log`` is one dict lookup and an append to ``self._fast``;
+        an empty dict in its place sends every call to ``_add`` at no cost to the
+        fast path when the writer keeps up.
+        """
+        self._fast = {} if on else self._buffer.fast
+
+    def _after_fork(self) -> None:
+        """In a forked child: the parent writes what was queued; start empty."""
+        self._write_lock = threading.RLock()
+        self._buffer.reset()
+        self._fast = self._buffer.fast
+        self._unwritten = []
+        self._registered = False
 
     def _write_pending(self) -> None:
+        """Write what is queued; values that keep failing are recorded as lost.
+
+        After a failed write the values are kept for the next try, but not for
+        ever: past ``RETRY_SECONDS`` of failures, or ``RETRY_VALUES`` values, they
+        are dropped and the loss is recorded on the run as soon as the store takes
+        writes again (``get_details()["warnings"]``).
+        """
         with self._write_lock:
             drained = self._unwritten + self._buffer.drain()
             self._unwritten = []
-            if not drained:
+            if not drained and not self._lost_values:
                 return
+            written = 0  # entries of ``drained`` committed so far
             try:
-                self._store.write_metrics(self._id, drained)
-            except Exception:
-                self._unwritten = drained
+                if self._lost_values:
+                    record = getattr(self._store, "record_loss", None)
+                    if record is not None:
+                        record(self._id, [(n, c, r) for n, (c, r) in self._lost_values.items()])
+                    self._lost_values = None
+                started = time.monotonic()
+                while written < len(drained):
+                    self._store.write_metrics(self._id, drained[written : written + WRITE_NAMES])
+                    written += WRITE_NAMES
+                    if written < len(drained) and time.monotonic() - started > _flusher.INTERVAL:
+                        # A long write: make loggers wait now, not after it, so what
+                        # piles up meanwhile stays small.
+                        _flusher._throttle(True)
+                self._failing_since = None
+            except Exception as exc:
+                self._keep_or_drop(drained[written:], exc)
                 raise
             if sum(len(d[4]) for d in drained if d[4] is not None) > _BIG_WRITE:
                 del drained
                 _flusher.release_memory()
+
+    def _keep_or_drop(self, drained: list, exc: Exception) -> None:
+        now = time.monotonic()
+        if self._failing_since is None:
+            self._failing_since = now
+        held = sum(len(d[2]) + (len(d[4]) if d[4] is not None else 0) for d in drained)
+        if now - self._failing_since < RETRY_SECONDS and held <= RETRY_VALUES:
+            self._unwritten = drained
+            return
+        lost = dict(self._lost_values or {})
+        reason = f"the store refused the write: {type(exc).__name__}: {exc}"[:500]
+        for name, _kind, values, _steps, floats in drained:
+            count = len(values) + (len(floats) if floats is not None else 0)
+            before = lost.get(name, (0, reason))[0]
+            lost[name] = (before + count, reason)
+        self._lost_values = lost
+        import logging
+
+        logging.getLogger(__name__).error(
+            "run %s: dropped %d metric value(s) that could not be written for %.0f s: %s",
+            self._id, held, now - self._failing_since, reason)
+
+    def _loss_warnings(self) -> list[dict[str, Any]]:
+        """``get_details()["warnings"]`` entries for values that were not stored."""
+        losses = getattr(self._store, "metric_losses", None)
+        rows = losses(self._id) if losses is not None else []
+        if self._lost_values:
+            rows = rows + [{"name": n, "count": c, "reason": r, "system": False}
+                           for n, (c, r) in self._lost_values.items()]
+        return [{"source": "metrics", "code": "MetricsLost",
+                 "message": f"{r['count']} value(s) of metric {r['name']!r} were not "
+                            f"stored: {r['reason']}"} for r in rows]
 
     def _on_terminate(self) -> None:
         """SIGTERM in the owning process: an interactive run ends Failed, outputs kept."""
@@ -146,6 +232,21 @@ class RunMetrics:
     def get_system_metrics(self) -> dict[str, Any]:
         """CPU and memory samples the supervisor took of a submitted run's processes."""
         return _shape_all(self._store.read_metrics(self._id, system=True))
+
+
+def _write_left(store: Any, run_id: str, buffer: _metrics.MetricBuffer) -> None:
+    """Write what a garbage-collected Run handle still held."""
+    drained = buffer.drain()
+    if not drained:
+        return
+    try:
+        store.write_metrics(run_id, drained)
+    except Exception:
+        import logging
+
+        logging.getLogger(__name__).error(
+            "run %s: %d queued metric name(s) of a dropped handle could not be written",
+            run_id, len(drained), exc_info=True)
 
 
 def _shape_all(raw: dict[str, tuple[str, list[Any]]]) -> dict[str, Any]:

@@ -100,6 +100,13 @@ def load_config(path: Path) -> WorkspaceConfig:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return WorkspaceConfig()
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"{path} is not UTF-8 text (byte {exc.object[exc.start:exc.start + 1]!r} at line "
+            f"{line}); save it as UTF-8 or delete it to use the defaults.",
+            path=str(path),
+        ) from None
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc}", path=str(path)) from exc
     stamp = [st.st_mtime_ns, st.st_size, st.st_ino]

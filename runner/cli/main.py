@@ -465,8 +465,9 @@ def download(run_id: str, name: str | None, output_dir: str) -> None:
         if name not in names and any(n.startswith(folder) for n in names):
             written = run.download_files(prefix=name, output_directory=out)
         else:
-            out.mkdir(parents=True, exist_ok=True)
-            written = [run.download_file(name, out)]
+            # download_file makes the folder only once it knows the file exists, so a
+            # missing name leaves no empty folder behind.
+            written = [run.download_file(name, out / Path(name.replace("\\", "/")).name)]
     click.echo("\n".join(written))
 
 

@@ -35,11 +35,16 @@ def server(host: str, port: int, token: str | None, token_file: str | None) -> N
         token = Path(token_file).read_text(encoding="utf-8").strip()
         if not token:
             raise UsageError(f"the token file {token_file} is empty.", path=token_file)
-    try:
-        from ..server import check_bind, serve
-    except ImportError as exc:
-        raise UsageError(f"`runner server` needs Starlette and uvicorn ({exc.name} is missing): "
-                         "pip install 'runner[server]'.") from None
+    missing = []
+    for module in ("starlette", "uvicorn"):  # imported lazily, deep inside serve()
+        try:
+            __import__(module)
+        except ImportError:
+            missing.append(module)
+    if missing:
+        raise UsageError(f"`runner server` needs {' and '.join(missing)}; install them with "
+                         "`pip install 'runner[server]'`.")
+    from ..server import check_bind, serve
     ws = _workspace()
     check_bind(host, token)
 

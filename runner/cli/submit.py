@@ -8,6 +8,7 @@ Thin over the API (``Experiment.submit``, ``Run.wait_for_completion``,
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from pathlib import Path
@@ -22,11 +23,12 @@ if TYPE_CHECKING:
     from ..api.workspace import Workspace
 
 
-def _pairs(values: tuple[str, ...], what: str) -> dict[str, str | None]:
+def _pairs(values: tuple[str, ...], what: str, *,
+           need_value: bool = False) -> dict[str, str | None]:
     out: dict[str, str | None] = {}
     for item in values:
         key, sep, value = item.partition("=")
-        if not key:
+        if not key or (need_value and not sep):
             raise click.BadParameter(f"{item!r}: expected KEY=VALUE", param_hint=what)
         out[key] = value if sep else None
     return out
@@ -65,6 +67,13 @@ def _environment(ws: Workspace, env: str | None, python: str | None) -> Any:
     if not env:
         return None
     path = Path(env)
+    if not path.is_file() and ("/" in env or os.sep in env
+                               or path.suffix.lower() in (".yml", ".yaml", ".txt", ".json")):
+        from ..core.errors import NotFoundError
+
+        raise NotFoundError(f"--env {env}: no such file ({path.resolve()}); give an existing "
+                            "requirements.txt or YAML file, or an environment name.",
+                            path=str(path))
     if path.is_file():
         if path.suffix == ".txt":
             return Environment.from_pip_requirements(path.stem, path)
@@ -111,12 +120,13 @@ def submit(experiment: str | None, source_dir: str, python: str | None, env: str
            script: str, args: tuple[str, ...]) -> None:
     """Submit SCRIPT (with ARGS) as a run and stream its output until it ends.
 
-    Exits 0 when the run completes, 7 when it fails, 8 when it is canceled.
+    Exits 0 when the run completes, 7 when it fails, 8 when it is canceled, 10 when
+    the time limit (--timeout) ended it.
     Ctrl-C asks whether to detach (the run goes on) or cancel it.
     """
     source = Path(source_dir)
     if dry_run:
-        _dry_run(source)
+        _dry_run(source, script)
         return
     from ..api.config import ScriptRunConfig
     from ..api.experiment import Experiment
@@ -131,7 +141,7 @@ def submit(experiment: str | None, source_dir: str, python: str | None, env: str
                              environment=_environment(ws, env, python),
                              max_run_duration_seconds=timeout, compute_target=target)
     config.run_config.environment_variables = {
-        k: v or "" for k, v in _pairs(env_vars, "--env-var").items()}
+        k: v or "" for k, v in _pairs(env_vars, "--env-var", need_value=True).items()}
     if gpus:
         config.run_config.resources = {**config.run_config.resources,
                                        "gpu": int(gpus) if gpus == int(gpus) else gpus}
@@ -144,9 +154,6 @@ def submit(experiment: str | None, source_dir: str, python: str | None, env: str
 
 def _follow(run: Run) -> None:
     """Stream the run to its end; Ctrl-C offers detach or cancel. Exits with the outcome."""
-    from ..core.errors import CANCELED_EXIT_CODE
-    from ..core.status import CANCELED
-
     try:
         details = run.wait_for_completion(show_output=True)
     except KeyboardInterrupt:
@@ -163,14 +170,39 @@ def _follow(run: Run) -> None:
         else:
             click.echo(f"Detached. Follow it with: runner logs -f {run.id}", err=True)
             return
-    if details["status"] == CANCELED:
-        sys.exit(CANCELED_EXIT_CODE)
+    _exit_canceled(run, details)
 
 
-def _dry_run(source: Path) -> None:
-    from ..snapshot.snapshots import select_files
+def _exit_canceled(run: Run, details: dict[str, Any]) -> None:
+    """Exit 8 for a run canceled on request, 10 (saying why) for one the time limit ended."""
+    from ..core.errors import CANCELED_EXIT_CODE, TIMEOUT_EXIT_CODE
+    from ..core.status import CANCELED
+    from ..execution.wait import canceled_reason
 
+    if details["status"] != CANCELED:
+        return
+    reason = canceled_reason(details)
+    if reason:
+        click.echo(f"runner: run {run.id} was canceled: {reason}", err=True)
+        sys.exit(TIMEOUT_EXIT_CODE)
+    sys.exit(CANCELED_EXIT_CODE)
+
+
+def _dry_run(source: Path, script: str) -> None:
+    """Show the snapshot; fail as submit would on a missing script or a snapshot over a limit."""
+    from ..core.errors import WorkspaceNotFound
+    from ..execution.submit import check_script, check_source
+    from ..snapshot.snapshots import SnapshotLimits, check_limits, select_files
+
+    checked = check_source(str(source))
+    check_script(checked, script)
+    try:  # the limits of the workspace a submit would use; the defaults before there is one
+        settings = _state().workspace().config
+        limits = SnapshotLimits(settings.snapshot_max_bytes, settings.snapshot_max_files)
+    except WorkspaceNotFound:
+        limits = SnapshotLimits()
     selection = select_files(source)
+    check_limits(selection, limits)
     click.echo(f"Would capture {len(selection.files)} files "
                f"({selection.total_bytes:,} bytes) from {source.resolve()}:")
     for entry in selection.files:
@@ -203,15 +235,13 @@ def logs(run_id: str, follow: bool) -> None:
 @click.argument("run_id", metavar="RUN")
 @click.option("--show-output", "-o", is_flag=True, help="Stream the log while waiting.")
 def wait(run_id: str, show_output: bool) -> None:
-    """Wait for the run to end; exit 0 Completed, 7 Failed, 8 Canceled."""
-    from ..core.errors import CANCELED_EXIT_CODE
-    from ..core.status import CANCELED
+    """Wait for the run to end; exit 0 Completed, 7 Failed, 8 Canceled, 10 timed out."""
 
-    details = _get_run(run_id).wait_for_completion(show_output=show_output)
+    run = _get_run(run_id)
+    details = run.wait_for_completion(show_output=show_output)
     if not show_output:
         click.echo(details["status"])
-    if details["status"] == CANCELED:
-        sys.exit(CANCELED_EXIT_CODE)
+    _exit_canceled(run, details)
 
 
 @click.command()

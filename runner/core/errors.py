@@ -24,6 +24,9 @@ Each class says when it is raised, carries its context as keyword data and an
     ├── RunFailed                    7  a run ended Failed (wait_for_completion)
     └── StoreError                   9  the workspace store is unusable
 
+:class:`UsageError` and its subclasses are also ``ValueError``; :class:`NotFoundError`
+and its subclasses are also ``LookupError``.
+
 "The run failed" (:class:`RunFailed`) is kept apart from "you used it wrong"
 (:class:`UsageError`). Foreign errors (sqlite3, yaml, OSError) are translated
 where they happen with ``raise ... from exc``.
@@ -50,8 +53,12 @@ class RunnerError(Exception):
         return self.message
 
 
-class UsageError(RunnerError):
-    """Raised when a call or command is given input it cannot accept."""
+class UsageError(RunnerError, ValueError):
+    """Raised when a call or command is given input it cannot accept.
+
+    Also a :class:`ValueError`, so generic handlers (``except ValueError``) catch it
+    as they catch the standard library's bad-value errors.
+    """
 
     exit_code = 2
 
@@ -62,8 +69,11 @@ class ConfigError(UsageError):
     exit_code = 3
 
 
-class NotFoundError(UsageError):
-    """Raised when a named workspace, run, file or environment does not exist."""
+class NotFoundError(UsageError, LookupError):
+    """Raised when a named workspace, run, file or environment does not exist.
+
+    Also a :class:`LookupError` (as ``KeyError`` and ``IndexError`` are).
+    """
 
     exit_code = 4
 
@@ -144,3 +154,6 @@ class StoreError(RunnerError):
 
 #: Exit code of ``runner submit`` / ``runner wait`` for a run that ended Canceled.
 CANCELED_EXIT_CODE = 8
+#: Exit code of ``runner submit`` / ``runner wait`` for a run that the time limit
+#: (``max_run_duration_seconds``, ``--timeout``) ended: Canceled, but not by request.
+TIMEOUT_EXIT_CODE = 10

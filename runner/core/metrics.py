@@ -31,6 +31,55 @@ CHUNK = 65536
 
 _INT64_MIN = -(2**63)
 _INT64_MAX = 2**63 - 1
+#: Bits of the largest int a metric may hold. Ints beyond 64 bits are stored as JSON
+#: text, and Python converts ints to text only up to 4,300 digits
+#: (``sys.get_int_max_str_digits``); 14,000 bits is about 4,215 digits.
+_INT_BITS = 14_000
+
+
+def check_text(text: str, what: str, name: Any = None) -> str:
+    """``text`` if it can be stored as UTF-8; a MetricError naming it otherwise.
+
+    A lone surrogate (``"\\ud800"``) is a valid Python string that no UTF-8 file
+    or SQLite text can hold: accepted, it would fail every later write.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise MetricError(
+            f"{what} {text!r} holds {text[exc.start]!r} at index {exc.start}, a lone "
+            "surrogate that cannot be stored as UTF-8; remove it (or decode the bytes "
+            "it came from properly).",
+            metric=name if name is not None else text,
+        ) from None
+    return text
+
+
+def check_name(name: Any, where: str = "log") -> str:
+    """A metric name: a non-empty string storable as UTF-8, or a MetricError."""
+    if not isinstance(name, str) or not name:
+        raise MetricError(f"{where}(): metric name must be a non-empty string, not {name!r}.")
+    return check_text(name, "metric name")
+
+
+def check_step(name: str, step: Any) -> int | None:
+    """A ``step=``: None or an int, or a MetricError."""
+    if step is None:
+        return None
+    if isinstance(step, bool) or not isinstance(step, int):
+        raise MetricError(f"log({name!r}, step=...) must be an int, not {step!r}.", metric=name)
+    return _check_int(name, int(step), "log")
+
+
+def _check_int(name: str, value: int, where: str) -> int:
+    if value.bit_length() <= _INT_BITS:
+        return value
+    raise MetricError(
+        f"{where}({name!r}, ...): an int of {value.bit_length():,} bits is too large to "
+        f"store (at most {_INT_BITS:,} bits, about 4,200 digits); log float(value) or a "
+        "shorter str instead.",
+        metric=name,
+    )
 
 
 def normalize_value(name: str, value: Any, *, where: str = "log") -> Any:
@@ -39,11 +88,17 @@ def normalize_value(name: str, value: Any, *, where: str = "log") -> Any:
     int, float (NaN/inf kept), str, bool and None are kept; numpy scalars
     become the matching Python number; a list, range or generator is an error
     pointing to ``log_list``; any other object is kept as its ``repr()`` with a
-    warning, as Azure ML did.
+    warning, as Azure ML did. Values the store could not write are refused here,
+    at the call, with a MetricError: ints beyond 64 bits and strings holding lone
+    surrogates.
     """
     kind = type(value)
-    if kind in (float, int, str, bool) or value is None:
+    if kind is float or kind is bool or value is None:
         return value
+    if kind is int:
+        return _check_int(name, value, where)
+    if kind is str:
+        return check_text(value, f"{where}({name!r}) value", name)
     if isinstance(value, (list, range, types.GeneratorType)) or kind is types.FunctionType:
         raise MetricError(
             f"{where}({name!r}, ...) got a {kind.__name__}; log one value at a time, "
@@ -52,10 +107,10 @@ def normalize_value(name: str, value: Any, *, where: str = "log") -> Any:
         )
     converted = _numpy_scalar(value)
     if converted is not _NOT_NUMPY:
-        return converted
+        return normalize_value(name, converted, where=where)
     for base in (bool, int, float, str):  # subclasses such as IntEnum or str enums
         if isinstance(value, base):
-            return base(value)
+            return normalize_value(name, base(value), where=where)
     warnings.warn(
         f"Converted value of metric {name!r} of type {kind.__name__} to its repr()",
         stacklevel=3,
@@ -85,6 +140,7 @@ def normalize_row_value(name: str, column: str, value: Any) -> Any:
             "{column: [values...]}).",
             metric=name,
         )
+    check_text(column, f"log_row({name!r}) column", name)
     return normalize_value(name, value, where="log_row")
 
 
@@ -281,6 +337,16 @@ class MetricBuffer:
                 has_steps = any(s is not None for s in steps)
                 out.append((name, self.kinds[name], values, steps if has_steps else None, floats))
         return out
+
+    def reset(self) -> None:
+        """Forget every queued value (a forked child's copy: the parent writes them).
+
+        The ``fast`` dict is emptied in place, so aliases of it (``Run._fast``) stay
+        valid, and logging a name again re-registers the run with the flusher.
+        """
+        self.lock = threading.Lock()
+        self.pending = {}
+        self.fast.clear()
 
     def __bool__(self) -> bool:
         return bool(self.pending) or any(len(a) for a in self.fast.values())

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import sys
 import time
@@ -38,6 +37,7 @@ from ..core.status import (
     error_record,
     status_from_exit,
 )
+from ..store import artifacts as _artifacts
 from ..store import liveness as _liveness
 from ..store import proc as _proc
 from .gpus import machine_gpus
@@ -47,6 +47,11 @@ from .owner import RunOwner
 QUEUE_POLL = 0.2
 #: Seconds after launch of the first resource sample.
 FIRST_SAMPLE = 0.2
+#: How long the supervisor keeps retrying its last write on a full disk (the run
+#: stays as it was, its supervisor alive, until space comes back or this passes).
+DISK_FULL_WAIT = 600.0
+#: Free bytes below which the run folder's filesystem counts as full.
+FULL_BELOW = 64 * 1024
 
 
 class Supervisor(RunOwner):
@@ -62,6 +67,8 @@ class Supervisor(RunOwner):
         self.rusage = None
         self.samples = _Samples()
         self.env_hash: str | None = None
+        self.script_start: float | None = None
+        self.no_space: str | None = None  # where a write failed for lack of space
 
     def _install_signals(self) -> None:
         super()._install_signals()
@@ -72,6 +79,7 @@ class Supervisor(RunOwner):
     def run(self) -> int:
         """Supervise the run to its end; returns the process exit code."""
         self._install_signals()
+        _become_subreaper()
         (self.run_dir / ".sys").mkdir(parents=True, exist_ok=True)
         try:
             if not self._wait_for_slot():
@@ -86,7 +94,7 @@ class Supervisor(RunOwner):
             text = traceback.format_exc()
             self._log(text)
             if self.proc is not None and self.returncode is None:
-                _proc.end_tree(self.proc.pid, None, grace=self.config.cancel_grace_seconds)
+                self._end_script_tree()
             self._finish(FAILED, error_record(
                 f"The run's supervisor failed: {type(exc).__name__}: {exc}",
                 code="SystemError", details="\n".join(text.splitlines()[-12:])))
@@ -176,7 +184,8 @@ class Supervisor(RunOwner):
                 f"The run's program could not be started: {exc}", code="UserError"))
             return False
         self.launched_at = time.time()
-        script = {"script_pid": self.proc.pid, "script_start": _proc.start_time(self.proc.pid)}
+        self.script_start = _proc.start_time(self.proc.pid)
+        script = {"script_pid": self.proc.pid, "script_start": self.script_start}
         if self.store.update_run(self.run_id, status=RUNNING, start_time=self.launched_at,
                                  only_if_status=(PREPARING,), **script):
             self._touch(RUNNING)
@@ -231,13 +240,15 @@ class Supervisor(RunOwner):
         self.store.update_run(self.run_id, status=CANCEL_REQUESTED,
                               only_if_status=(RUNNING, PREPARING))
         self._touch(CANCEL_REQUESTED)
-        _proc.end_tree(self.proc.pid, None, grace=self.config.cancel_grace_seconds)
+        self._end_script_tree()
         deadline = time.monotonic() + 5
         while not self._reap() and time.monotonic() < deadline:
             self._sleep(0.05)
 
     def _finalize(self) -> None:
-        row = self._enter_finalizing(RUNNING, CANCEL_REQUESTED, PREPARING)
+        row = self._until_space(
+            "marking the run Finalizing",
+            lambda: self._enter_finalizing(RUNNING, CANCEL_REQUESTED, PREPARING))
         if row is None:
             return
         failed = self.returncode != 0
@@ -250,18 +261,52 @@ class Supervisor(RunOwner):
         )
         if error is None and row["error"]:
             error = row["error"]  # what the script posted with run.fail(), status aside
+        # What the script left running (background jobs of its group, setsid() daemons
+        # re-parented to us) ends with the run.
+        self._end_script_tree()
+        full = self.no_space or _full_filesystem(self.run_dir)
+        if full:
+            status, error = FAILED, _no_space_error(full, error)
         prune_working_copy(self.run_dir, set(self.store.artifacts(self.run_id)))
         self._finish(status, error)
 
     def _finish(self, status: str, error: dict[str, Any] | None) -> None:
         self._finish_outputs(status)
         system = self.samples.summary(self.rusage)
-        self.store.update_run(
-            self.run_id, status=status, end_time=time.time(), error=error,
-            exit_code=self.returncode, system=system or None,
-            only_if_status=tuple(s for s in RunStatus.ALL if s not in RunStatus.TERMINAL),
-        )
-        self._touch(status)
+
+        def write() -> None:
+            final_status, final_error = status, error
+            if self.no_space and (error or {}).get("error", {}).get("code") != "NoSpaceLeft":
+                final_status, final_error = FAILED, _no_space_error(self.no_space, error)
+            self.store.update_run(
+                self.run_id, status=final_status, end_time=time.time(), error=final_error,
+                exit_code=self.returncode, system=system or None,
+                only_if_status=tuple(s for s in RunStatus.ALL if s not in RunStatus.TERMINAL),
+            )
+            self._touch(final_status)
+
+        self._until_space("writing the run's final status", write)
+
+    def _until_space(self, what: str, action: Any) -> Any:
+        """Run ``action``; while it fails for lack of disk space, note where and retry.
+
+        The supervisor must outlive a full disk: dying would leave the run as it
+        was, later read as "supervisor died". It retries for ``DISK_FULL_WAIT``
+        seconds, then lets the error through.
+        """
+        deadline = time.monotonic() + DISK_FULL_WAIT
+        while True:
+            try:
+                return action()
+            except Exception as exc:
+                if not _is_no_space(exc) or time.monotonic() > deadline:
+                    raise
+                if self.no_space is None:
+                    full = _full_filesystem(self.run_dir)
+                    self.no_space = f"{what} in the workspace store {self.ws.paths.db}" + (
+                        f"; {full}" if full else "")
+                    self._log(f"no space left on device while {what}: {exc}; retrying")
+                time.sleep(0.5)
 
     # ------------------------------------------------------------ helpers
 
@@ -275,6 +320,19 @@ class Supervisor(RunOwner):
         except Exception:  # noqa: BLE001 - the run still ends, with its status
             self._log(traceback.format_exc())
 
+    def _end_script_tree(self) -> None:
+        """End the script, its process group and every process it left behind.
+
+        The script is this process's unreaped child, so its pid and recorded start
+        time still name it. Descendants that escaped its group (``setsid()``
+        daemons) were re-parented to this process, a child subreaper
+        (:func:`_become_subreaper`), and are ended as our own children.
+        """
+        assert self.proc is not None
+        orphans = _orphans(self.proc.pid)
+        _proc.end_tree(self.proc.pid, self.script_start,
+                       grace=self.config.cancel_grace_seconds, extra=orphans)
+
     def _script_error(self) -> dict[str, Any] | None:
         path = self.run_dir / ".sys" / "error.json"
         try:
@@ -287,7 +345,15 @@ class Supervisor(RunOwner):
         if sample is None:
             return
         drained = [(name, "scalar", [value], None, None) for name, value in sample.items()]
-        self.store.write_metrics(self.run_id, drained, system=True)
+        try:
+            self.store.write_metrics(self.run_id, drained, system=True)
+        except Exception as exc:
+            if not _is_no_space(exc):
+                raise
+            # A sample is not worth ending the run for; the final status names the cause.
+            if self.no_space is None:
+                self.no_space = f"writing system metrics to the workspace store {self.ws.paths.db}"
+                self._log(f"no space left on device writing a resource sample: {exc}")
 
     def _release_env(self) -> None:
         try:
@@ -347,6 +413,68 @@ class _Samples:
                 "samples": self.count}
 
 
+def _is_no_space(exc: BaseException) -> bool:
+    """True when ``exc`` (or what caused it) is a full disk: ENOSPC or SQLITE_FULL."""
+    import errno
+
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if "database or disk is full" in str(exc) or "No space left on device" in str(exc):
+            return True
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return False
+
+
+def _full_filesystem(run_dir: Path) -> str | None:
+    """Where the run's filesystem is full (fewer than FULL_BELOW bytes free), or None."""
+    try:
+        st = os.statvfs(run_dir)
+    except OSError:
+        return None
+    free = st.f_bavail * st.f_frsize
+    if free >= FULL_BELOW:
+        return None
+    return f"the filesystem of the run folder {run_dir} is full ({free:,} bytes free)"
+
+
+def _no_space_error(where: str, error: dict[str, Any] | None) -> dict[str, Any]:
+    """The run's error for a full disk, keeping what the script's failure said."""
+    before = ((error or {}).get("error") or {}).get("message")
+    message = f"No space left on device: {where}."
+    if before:
+        message += f" The run's own error: {before}"
+    return error_record(message, code="NoSpaceLeft")
+
+
+def _become_subreaper() -> None:
+    """Linux: adopt the run's orphans (PR_SET_CHILD_SUBREAPER), so none escapes the end.
+
+    A daemon that double-forks and calls ``setsid()`` leaves the script's process
+    group; as a subreaper, this process becomes its parent instead of init, and
+    :meth:`Supervisor._end_script_tree` ends it. Elsewhere (macOS), such a daemon
+    outlives the run; the README says so.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(36, 1, 0, 0, 0) != 0:  # PR_SET_CHILD_SUBREAPER
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER) failed")
+    except (OSError, AttributeError) as exc:  # pragma: no cover - no prctl: as before
+        print(f"runner: cannot become a child subreaper: {exc}", file=sys.stderr)
+
+
+def _orphans(script_pid: int) -> list:
+    """psutil handles of this process's descendants other than the script itself."""
+    procs = _proc.tree(os.getpid())[1:]
+    return [p for p in procs if p.pid != script_pid]
+
+
 def prune_working_copy(run_dir: Path, keep: set[str]) -> None:
     """Remove the working copy: all but ``outputs/``, ``logs/``, ``.sys/`` and uploads."""
     keep_top = {"outputs", "logs", ".sys"}
@@ -377,7 +505,7 @@ def _prune_dir(folder: Path, rel: str, keep: set[str]) -> None:
 def _remove(entry: Path) -> None:
     try:
         if entry.is_dir() and not entry.is_symlink():
-            shutil.rmtree(entry, ignore_errors=True)
+            _artifacts.remove_tree(entry)  # iterative: a 1,200-deep chain is fine
         else:
             entry.unlink()
     except OSError:  # pragma: no cover

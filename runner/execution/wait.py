@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
 from typing import TYPE_CHECKING, Any, TextIO
 
 from ..core.errors import RunFailed
@@ -72,23 +73,50 @@ def wait_for_completion(run: Run, *, show_output: bool = False,
         if watcher is not None:
             watcher.stop()
     details = run.get_details()
+    reason = canceled_reason(details)
+    lost = [w["message"] for w in details.get("warnings") or [] if w.get("code") == "MetricsLost"]
     if streamer:
         streamer.pump(final=True)
         out.write(f"\nExecution Summary\n=================\nRunId: {run.id}\n"
                   f"Web View: {run.get_portal_url()}\nStatus: {details['status']}\n")
+        if reason:
+            out.write(f"Reason: {reason}\n")
         if details.get("error") and (details["status"] == FAILED and not raise_on_error):
             out.write("\nError:\n" + json.dumps(details["error"], indent=4) + "\n")
+        for message in lost:
+            out.write(f"Warning: {message}\n")
         out.write("\n")
         out.flush()
+    if lost:
+        warnings.warn(f"run {run.id} lost metric values: " + "; ".join(lost[:5])
+                      + (f"; ... ({len(lost) - 5} more)" if len(lost) > 5 else ""),
+                      RuntimeWarning, stacklevel=3)
     if details["status"] == FAILED and raise_on_error:
         error = details.get("error") or {}
         message = (error.get("error") or {}).get("message") or \
             "Detailed error not set on the Run. Please check the logs for details."
         raise RunFailed(
-            f"Run {run.id} failed: {message} (log: {run.folder / 'logs' / 'std_log.txt'})",
+            f"Run {run.id} failed: {message} (log: {failure_log(run.folder, error)})",
             run_id=run.id, error=error, details=details,
         )
     return details
+
+
+def failure_log(folder: Any, error: dict[str, Any]) -> Any:
+    """The log a failure points to: the environment build's for a build failure."""
+    code = (error.get("error") or {}).get("code")
+    build = folder / "logs" / "env_build.txt"
+    if code == "EnvironmentError" and build.exists():
+        return build
+    return folder / "logs" / "std_log.txt"
+
+
+def canceled_reason(details: dict[str, Any]) -> str | None:
+    """Why a Canceled run was canceled, when it was not by request (the time limit)."""
+    if details.get("status") != "Canceled":
+        return None
+    error = (details.get("error") or {}).get("error") or {}
+    return error.get("message") if error.get("code") == "RunTimeout" else None
 
 
 def follow_logs(run: Run, out: TextIO) -> None:

@@ -2,8 +2,17 @@
 
 One daemon thread per process serves every run with unwritten values. It writes
 at least every half second, and everything is written at ``flush()``, at
-interpreter exit (atexit) and on SIGTERM, so a process killed with SIGKILL loses
-at most what it logged in the last second.
+interpreter exit (atexit), on SIGTERM and when a ``multiprocessing`` worker ends
+(its ``os._exit`` skips atexit), so a process killed with SIGKILL loses at most
+what it logged in about the last second.
+
+Backpressure keeps that promise under load: when a write cycle takes longer than
+``INTERVAL`` (the writer fell behind: many names, busy threads), logging calls
+wait (at most ``MAX_BLOCK`` seconds each) until the writer has caught up,
+instead of letting the unwritten backlog, and the loss window, grow.
+
+After ``os.fork()`` the child starts with empty buffers (the parent writes what
+was logged before the fork) and its own writer thread.
 """
 
 from __future__ import annotations
@@ -11,12 +20,15 @@ from __future__ import annotations
 import atexit
 import os
 import signal
+import sys
 import threading
 import time
 import weakref
 from typing import Protocol
 
 INTERVAL = 0.5
+#: Longest a logging call waits for a writer that fell behind.
+MAX_BLOCK = 2.0
 
 
 class _Flushable(Protocol):
@@ -33,6 +45,9 @@ _wake = threading.Event()
 _thread: threading.Thread | None = None
 _thread_pid: int | None = None
 _sigterm_installed = False
+_caught_up = threading.Event()
+_caught_up.set()
+_mp_finalizer: list = []
 
 
 def register(run: _Flushable) -> None:
@@ -45,6 +60,8 @@ def register(run: _Flushable) -> None:
             _thread_pid = os.getpid()
             _thread.start()
             _install_sigterm()
+            if not _mp_finalizer and _in_worker():
+                _flush_at_worker_exit()
 
 
 def _loop() -> None:
@@ -57,6 +74,29 @@ def _loop() -> None:
         started = time.monotonic()
         flush_all()
         busy = time.monotonic() - started
+        _throttle(busy > INTERVAL)
+
+
+def _throttle(on: bool) -> None:
+    """Make logging calls wait for the writer (``on``), or let them run free again."""
+    if on == (not _caught_up.is_set()):
+        return
+    if on:
+        _caught_up.clear()
+    for run in list(_runs.values()):
+        throttle = getattr(run, "_throttle", None)
+        if throttle is not None:
+            throttle(on)
+    if not on:
+        _caught_up.set()
+
+
+def wait_caught_up() -> None:
+    """Called by a logging call while throttled: wait until the writer caught up."""
+    if threading.current_thread() is _thread:  # pragma: no cover - never the writer
+        return
+    _wake.set()
+    _caught_up.wait(MAX_BLOCK)
 
 
 def flush_all() -> None:
@@ -115,10 +155,56 @@ def _on_sigterm(signum, frame) -> None:
     for run in list(_runs.values()):
         try:
             run._on_terminate()
-        except Exception:  # noqa: BLE001
-            pass
+        except Exception:
+            import logging
+
+            logging.getLogger(__name__).error(
+                "could not record run %s as terminated; it stays as it was until a "
+                "reader notices its owner is gone", getattr(run, "id", "?"), exc_info=True)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     os.kill(os.getpid(), signal.SIGTERM)
 
 
+def _after_fork_in_child() -> None:
+    """Empty the child's buffers (the parent writes them) and let it write its own.
+
+    A ``multiprocessing`` worker ends with ``os._exit``, which skips atexit: its
+    values are flushed by a multiprocessing finalizer instead.
+    """
+    global _thread, _thread_pid, _lock, _caught_up
+    _lock = threading.Lock()
+    _thread = None
+    _thread_pid = None
+    _caught_up = threading.Event()
+    _caught_up.set()
+    for run in list(_runs.values()):
+        reset = getattr(run, "_after_fork", None)
+        if reset is not None:
+            reset()
+    util = sys.modules.get("multiprocessing.util")
+    if util is not None:
+        # Registered for after multiprocessing's own bootstrap, which clears the
+        # finalizers a forked worker inherited.
+        util.register_after_fork(_after_fork_in_child, lambda _: _flush_at_worker_exit())
+
+
+def _flush_at_worker_exit() -> None:
+    """Flush when this multiprocessing worker ends (it exits with ``os._exit``)."""
+    util = sys.modules.get("multiprocessing.util")
+    if util is None:
+        return
+    _mp_finalizer.clear()
+    _mp_finalizer.append(util.Finalize(None, flush_all, exitpriority=100))
+
+
+def _in_worker() -> bool:
+    """True in a multiprocessing child (spawn, forkserver), whose exit skips atexit."""
+    process = sys.modules.get("multiprocessing.process")
+    if process is None:
+        return False
+    return process.parent_process() is not None
+
+
 atexit.register(flush_all)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

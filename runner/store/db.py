@@ -35,6 +35,12 @@ _FORK_LOCK = threading.RLock()
 _CONNECTIONS: list[sqlite3.Connection] = []
 _conn_pid = [os.getpid()]
 
+if hasattr(os, "register_at_fork"):
+    # Hold the lock across every fork: a child must not be born while another thread
+    # is inside SQLite (its copy of that connection's state would be half-written).
+    os.register_at_fork(before=_FORK_LOCK.acquire, after_in_parent=_FORK_LOCK.release,
+                        after_in_child=_FORK_LOCK.release)
+
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _RUN_FIELDS = (
@@ -400,10 +406,11 @@ class Store(MetricRows):
     # ------------------------------------------------------- tags and properties
 
     def set_tags(self, run_id: str, tags: dict[str, Any]) -> None:
+        rows = _text_pairs(tags, "tag")
         with self.write() as conn:
             conn.executemany(
                 "INSERT OR REPLACE INTO tags (run_id, key, value) VALUES (?, ?, ?)",
-                [(run_id, str(k), None if v is None else str(v)) for k, v in tags.items()],
+                [(run_id, k, v) for k, v in rows],
             )
 
     def remove_tags(self, run_id: str, keys: list[str]) -> None:
@@ -418,6 +425,7 @@ class Store(MetricRows):
 
     def add_properties(self, run_id: str, props: dict[str, Any]) -> None:
         """Add properties; changing an existing one is an error (they are add-only)."""
+        _text_pairs(props, "property")
         with self.write() as conn:
             for key, value in props.items():
                 value = None if value is None else str(value)
@@ -520,6 +528,25 @@ _SELECT_RUN = (
     "SELECT r.id, e.name, " + ", ".join(f"r.{f}" for f in _RUN_FIELDS)
     + " FROM runs r JOIN experiments e ON e.id = r.experiment_id"
 )
+
+
+def _text_pairs(items: dict[str, Any], what: str) -> list[tuple[str, str | None]]:
+    """``(key, value)`` strings of tags or properties; UsageError for what SQLite cannot
+    hold as text (a lone surrogate), before anything is written."""
+    out = []
+    for key, value in items.items():
+        pair = (str(key), None if value is None else str(value))
+        for part, label in ((pair[0], "key"), (pair[1], "value")):
+            if part is None:
+                continue
+            try:
+                part.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise UsageError(
+                    f"{what} {label} {part!r} holds a lone surrogate at index {exc.start}, "
+                    "which cannot be stored as UTF-8; remove it.") from None
+        out.append(pair)
+    return out
 
 
 def _run_dict(row: tuple) -> dict[str, Any]:

@@ -13,6 +13,7 @@ import os
 import time
 from typing import TYPE_CHECKING, Any
 
+from ..core.errors import StoreError
 from ..core.status import FAILED, RunStatus, error_record
 from . import proc as _proc
 
@@ -59,10 +60,17 @@ def reconcile(store: Store, row: dict[str, Any]) -> dict[str, Any]:
             "completing it."
         )
     error = error_record(message, code="OwnerDied")
-    store.update_run(
-        row["id"], status=FAILED, end_time=time.time(), error=error,
-        only_if_status=(row["status"],),
-    )
+    now = time.time()
+    try:
+        store.update_run(
+            row["id"], status=FAILED, end_time=now, error=error,
+            only_if_status=(row["status"],),
+        )
+    except StoreError as exc:
+        # A reader reports what it found even when it cannot record it (a full
+        # disk, a read-only copy); the next reader that can write records it.
+        error["error"]["details"] = f"not yet recorded in the store: {exc}"
+        return {**row, "status": FAILED, "end_time": now, "error": error}
     return store.get_run(row["id"])
 
 

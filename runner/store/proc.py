@@ -13,8 +13,9 @@ import sys
 import time
 from collections.abc import Iterable
 
-#: Two readings of one process's start time agree within this many seconds.
-_TOLERANCE = 1.0
+#: Two readings of one process's start time agree within this many seconds where the
+#: system gives it at a finer grain than Linux's clock ticks (psutil: macOS, Windows).
+_TOLERANCE = 0.001
 
 
 def _psutil():
@@ -29,7 +30,12 @@ _BOOT_TIME: float | None = None
 
 
 def _proc_start_time(pid: int) -> float | None:
-    """Linux: start time from /proc, computed the way psutil does it."""
+    """Linux: start time from /proc, computed the way psutil does it.
+
+    ``boot time + clock ticks since boot / ticks per second``: the same inputs give
+    the same float in every process, so two readings of one process are equal to
+    the tick (see :func:`_same_start`), and a pid reused a tick later is told apart.
+    """
     global _BOOT_TIME
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
@@ -102,6 +108,17 @@ def is_alive(pid: int | None, started: float | None) -> bool:
             return True
     if started is None or created is None:
         return True
+    return _same_start(created, started)
+
+
+def _same_start(created: float, started: float) -> bool:
+    """True when two start-time readings are of one process.
+
+    On Linux both come from the same clock-tick count, so they agree to well under
+    half a tick; a process started one tick later differs by a whole tick.
+    """
+    if sys.platform.startswith("linux"):
+        return abs(created - started) < 0.5 / os.sysconf("SC_CLK_TCK")
     return abs(created - started) <= _TOLERANCE
 
 
@@ -133,45 +150,100 @@ def end_tree(
     grace: float = 10.0,
     extra: Iterable = (),
 ) -> list[int]:
-    """End the process tree of ``pid`` (and its process group): SIGTERM, grace, SIGKILL.
+    """End the process tree of ``pid`` and its process group: SIGTERM, grace, SIGKILL.
 
-    Only acts when ``pid`` still is the process that started at ``started``.
-    Returns the pids that were signalled.
+    Every signal goes to a process whose identity was just checked; a pid or a
+    group id alone is never signalled:
+
+    - the tree (``pid`` and its descendants) only while ``pid`` still is the
+      process that started at ``started``;
+    - the members of process group ``pid`` (they may outlive its leader): all of
+      them while the leader is that process (alive or a zombie); none when another
+      process has the pid (the kernel reuses a pid only once no group of that id is
+      left); once the leader is gone, only members that
+      started at or after ``started`` in this boot (a group made later by another
+      process that got the same pid, whose own leader died too, would still pass:
+      see the README's "What the runner can and cannot end");
+    - ``extra`` psutil handles (they carry their own identity).
+
+    psutil's handles check the start time again right before each signal, so a
+    process that exits and whose pid is reused between listing and signalling is
+    not touched. With ``started`` unknown, only ``extra`` is signalled.
+
+    Returns:
+        The pids that were signalled.
     """
     ps = _psutil()
-    if ps is None or not is_alive(pid, started):
-        procs = list(extra)
-    else:
-        procs = tree(pid) + list(extra)
-    if not procs and not is_alive(pid, started):
-        _killpg(pid, signal.SIGKILL, started)
+    if ps is None:  # pragma: no cover - the in-run side ends no trees
+        return []
+    procs = list(extra)
+    if started is not None:
+        created = start_time(pid)  # a zombie still has its start time
+        leader_ok = created is not None and _same_start(created, started)
+        if leader_ok and is_alive(pid, started):
+            procs = tree(pid) + procs
+        # A process of another identity at ``pid`` means the pid was reused, which the
+        # kernel does only once no group ``pid`` exists: then there is no group to end.
+        if created is None or leader_ok:
+            seen = {p.pid for p in procs}
+            procs += [p for p in _group_members(pid, started, leader_ok) if p.pid not in seen]
+    procs = list({p.pid: p for p in procs}.values())
+    if not procs:
         return []
     for proc in procs:
-        try:
-            proc.send_signal(signal.SIGTERM)
-        except Exception:  # noqa: BLE001 - already gone or not ours
-            pass
-    _killpg(pid, signal.SIGTERM, started)
-    _, alive = ps.wait_procs(procs, timeout=grace) if ps else ((), ())
+        _signal(proc, signal.SIGTERM)
+    _, alive = ps.wait_procs(procs, timeout=grace)
     for proc in alive:
-        try:
-            proc.kill()
-        except Exception:  # noqa: BLE001
-            pass
-    _killpg(pid, signal.SIGKILL, started)
+        _signal(proc, signal.SIGKILL)
     if alive:
         ps.wait_procs(alive, timeout=2.0)
     return [p.pid for p in procs]
 
 
-def _killpg(pgid: int, sig: int, started: float | None) -> None:
-    """Signal the process group ``pgid`` if it still exists (members may outlive its leader)."""
-    if not hasattr(os, "killpg"):  # pragma: no cover - Windows
-        return
+def _signal(proc, sig: int) -> None:
+    """Send ``sig`` through a psutil handle: it checks the process is still the same."""
+    ps = _psutil()
     try:
-        os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
+        proc.send_signal(sig)
+    except (ps.NoSuchProcess, ps.AccessDenied, ProcessLookupError, PermissionError):
+        pass  # gone since (or never ours to signal): nothing was signalled
+
+
+def _group_members(pgid: int, started: float, leader_ok: bool) -> list:
+    """psutil handles of the members of process group ``pgid`` we may signal.
+
+    With its leader verified alive, the whole group. Otherwise a member must have
+    started at or after the leader's recorded start, and that start must be in this
+    boot (a record from before a reboot names no living process).
+    """
+    ps = _psutil()
+    if not leader_ok:
+        try:
+            if started < ps.boot_time() - 1:
+                return []
+        except Exception:  # noqa: BLE001 - boot time unknown: judge by start times alone
+            pass
+    me = os.getpid()
+    out = []
+    for proc in ps.process_iter():
+        if proc.pid in (me, 0):
+            continue
+        try:
+            if os.getpgid(proc.pid) != pgid:
+                continue
+            if not leader_ok and proc.create_time() < started - 0.5 / _ticks_per_second():
+                continue
+        except (ps.NoSuchProcess, ps.AccessDenied, ProcessLookupError, PermissionError):
+            continue
+        out.append(proc)
+    return out
+
+
+def _ticks_per_second() -> int:
+    try:
+        return os.sysconf("SC_CLK_TCK")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
+        return 1000
 
 
 def wait_gone(pids: Iterable[int], timeout: float) -> bool:

@@ -119,4 +119,16 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (run_id, direction, name)
     ) WITHOUT ROWID;
     """,
+    # 5: values that were accepted by log*() and could not be stored, per run
+    """
+    CREATE TABLE metric_losses (
+        run_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        system INTEGER NOT NULL DEFAULT 0,
+        count INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        time REAL NOT NULL
+    );
+    CREATE INDEX metric_losses_by_run ON metric_losses(run_id);
+    """,
 ]

@@ -92,14 +92,18 @@ class RayOwner(RunOwner):
         except BaseException as exc:  # noqa: BLE001 - whatever happens, end the run
             text = traceback.format_exc()
             self._log(text)
+            still = ""
             if self.submitted and self.info is None:
                 try:
                     self.client.stop(self.run_id)
-                except Exception:  # noqa: BLE001
-                    pass
+                except Exception as stop_exc:  # noqa: BLE001 - recorded on the run below
+                    still = (f" Stopping the job failed ({type(stop_exc).__name__}: "
+                             f"{stop_exc}); it may still run on the cluster as submission "
+                             f"{self.run_id}.")
+                    self._log(f"stop request failed: {stop_exc}")
             self._finish(FAILED, error_record(
-                f"The run's owner failed: {type(exc).__name__}: {exc}", code="SystemError",
-                details="\n".join(text.splitlines()[-12:])))
+                f"The run's owner failed: {type(exc).__name__}: {exc}.{still}",
+                code="SystemError", details="\n".join(text.splitlines()[-12:])))
             return 70
         return 0
 
@@ -225,6 +229,8 @@ class RayOwner(RunOwner):
             self.client.stop(self.run_id)
         except JobsApiError as exc:
             self._log(f"stop request failed: {exc}")
+            self._note(f"runner: the request to stop the job failed ({exc}); it may still run "
+                       f"on the cluster as submission {self.run_id}.")
 
     def _pump_logs(self, final: bool = False) -> None:
         """Append what the driver log gained; at the end, store the log whole."""

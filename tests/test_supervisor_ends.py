@@ -1,0 +1,78 @@
+"""What the supervisor ends and how it says why: daemons that escape the process group,
+leftovers after a normal exit, the time limit."""
+
+from __future__ import annotations
+
+import textwrap
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from runner import Experiment, ScriptRunConfig, Workspace
+
+_DAEMON = """
+    import os, sys, time
+    os.makedirs("outputs", exist_ok=True)
+    if os.fork() == 0:
+        os.setsid()
+        if os.fork() == 0:
+            open("outputs/daemon.pid.tmp", "w").write(str(os.getpid()))
+            os.replace("outputs/daemon.pid.tmp", "outputs/daemon.pid")
+            time.sleep(60)
+        os._exit(0)
+    os.wait()
+    while not os.path.exists("outputs/daemon.pid"):
+        time.sleep(0.02)
+    time.sleep(float(sys.argv[1]))
+"""
+
+
+@pytest.fixture
+def fast(ws: Workspace) -> Workspace:
+    """A workspace with a short cancel grace."""
+    ws.paths.config.write_text("cancel_grace_seconds: 1\n")
+    ws._config = None
+    return ws
+
+
+def _submit(ws: Workspace, tmp_path: Path, seconds: float):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "daemon.py").write_text(textwrap.dedent(_DAEMON))
+    return Experiment(ws, "daemon").submit(
+        ScriptRunConfig(src, "daemon.py", arguments=[seconds]))
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def _wait_file(path: Path, timeout: float = 20.0) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists():
+            return path.read_text()
+        time.sleep(0.05)
+    raise AssertionError(f"{path} did not appear")
+
+
+def test_cancel_ends_a_double_forked_setsid_daemon(fast: Workspace, tmp_path: Path):
+    """A daemon that left the script's session is ended when the run is canceled."""
+    run = _submit(fast, tmp_path, 60)
+    pid = int(_wait_file(run.folder / "outputs" / "daemon.pid"))
+    run.cancel()
+    assert "Canceled" == run.wait_for_completion()["status"]
+    assert _gone(pid)
+
+
+def test_a_daemon_left_behind_by_a_finished_script_is_ended(fast: Workspace, tmp_path: Path):
+    """A setsid() daemon still running when the script exits 0 ends with the run."""
+    run = _submit(fast, tmp_path, 0)
+    assert "Completed" == run.wait_for_completion()["status"]
+    pid = int((run.folder / "outputs" / "daemon.pid").read_text())
+    assert _gone(pid)
