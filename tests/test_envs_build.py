@@ -95,7 +95,8 @@ def test_env_vars_reach_the_resolved_environment(built) -> None:
 
 def test_cache_hit_is_fast_and_needs_no_subprocess(built, wheelhouse: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    """A second prepare of the same definition (any name) is a hit in well under 50 ms."""
+    """A second prepare of the same definition (any name) is a hit that starts no process
+    (its time is measured by tests/benchmarks/bench_envs.py)."""
     paths, first, _ = built
 
     def no_popen(*args, **kwargs):
@@ -103,11 +104,8 @@ def test_cache_hit_is_fast_and_needs_no_subprocess(built, wheelhouse: Path,
 
     monkeypatch.setattr(subprocess, "Popen", no_popen)
     env = _offline_env(wheelhouse, "rt_hello", "six==1.16.0", name="other-name")
-    started = time.perf_counter()
     again = prepare_environment(env.to_dict(), paths, None)
-    elapsed = time.perf_counter() - started
     assert (True, first.env_hash, first.freeze) == (again.cache_hit, again.env_hash, again.freeze)
-    assert elapsed < 0.05
 
 
 def test_unknown_package_fails_quoting_pip_and_caches_nothing(tmp_path: Path,

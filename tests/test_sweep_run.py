@@ -309,6 +309,10 @@ def test_an_owner_started_with_exec_runs_the_sweep(sweeps, src):
                              arguments=["--steps", "3"]))
     owner = psutil.Process(ws.store.get_run(sweep.id)["owner_pid"])
     command = owner.cmdline()
+    deadline = time.monotonic() + 10
+    while command[1:3] != ["-m", "runner.sweep.owner"] and time.monotonic() < deadline:
+        time.sleep(0.02)  # the child may not have exec'd yet
+        command = owner.cmdline()
     details = sweep.wait_for_completion()
     assert ["-m", "runner.sweep.owner"] == command[1:3]
     assert "Completed" == details["status"]
