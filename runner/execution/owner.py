@@ -3,9 +3,11 @@ follows a run on a cluster.
 
 An owner is a detached process (its own session) that wakes on signals through
 a self-pipe: SIGUSR1 or SIGTERM mean "cancel", and a subclass may listen for
-more (the supervisor adds SIGCHLD). :func:`start_detached` starts one, forked
-from the submitting process (no second interpreter start) or as ``python -m
-MODULE ROOT RUN_ID``, and lets a waiter in this process know when it is gone.
+more (the supervisor adds SIGCHLD). It records itself as the run's owner (pid +
+start time) as it starts. :func:`start_detached` starts one, forked from the
+submitting process when that has a single thread (no second interpreter
+start), or else as ``python -m MODULE ROOT RUN_ID``, and lets a waiter in this
+process know when it is gone.
 """
 
 from __future__ import annotations
@@ -27,11 +29,14 @@ from ..store import proc as _proc
 #: Carries ``private`` to an owner started with exec.
 PRIVATE_VAR = "RUNNER_SUPERVISOR_PRIVATE"
 
-_done: dict[str, threading.Event] = {}
+_done: dict[str, Any] = {}
+#: In a forked owner: the pipe end whose closing tells the submitter "recorded".
+_recorded_fd: int | None = None
 
 
-def done_event(run_id: str) -> threading.Event | None:
-    """Set when this process's own owner of ``run_id`` has exited."""
+def done_event(run_id: str) -> Any:
+    """Set when this process's own owner of ``run_id`` has exited: an object with
+    ``wait(timeout)`` and ``is_set()``, or None when this process did not start it."""
     return _done.get(run_id)
 
 
@@ -60,6 +65,11 @@ class RunOwner:
         self.store = self.ws.store
         self.run_id = run_id
         self.run_dir = self.ws.paths.run_dir(run_id)
+        # Record ourselves first: a submitter that dies before it records us must not
+        # leave its own (dead) pid as the run's owner.
+        pid, started = _proc.identity()
+        self.store.update_run(run_id, owner_pid=pid, owner_start=started)
+        _announce_recorded()
         self.row: dict[str, Any] = self.store.get_run(run_id)
         self.definition: dict[str, Any] = self.row["definition"] or {}
         if private is None:
@@ -76,6 +86,7 @@ class RunOwner:
         signal.signal(signal.SIGTERM, self._on_cancel_signal)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        unblock_cancel_signals()  # blocked since the start: a cancel waiting now arrives
 
     def _on_cancel_signal(self, signum: int, frame: Any) -> None:
         self.cancel_flag = True
@@ -123,65 +134,206 @@ class RunOwner:
         return row
 
 
+def os_threads() -> int | None:
+    """How many threads this process has, as the kernel counts them (None: unknown).
+
+    ``threading.active_count()`` misses threads that C code started (a BLAS pool,
+    ZeroMQ's I/O threads in a Jupyter kernel).
+    """
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return None
+
+
+def choose_mode(mode: str, title: str) -> str:
+    """``fork`` only when it is safe and the forked child can show ``title``; else ``exec``.
+
+    Forking a process with more than one thread is unsafe (a lock held by another
+    thread stays held forever in the child), so a multi-threaded submitter (a
+    Jupyter kernel, anything with a thread pool) execs. So does a process whose
+    command line cannot be rewritten to name the run.
+    """
+    from .proctitle import room
+
+    if mode != "fork" or not hasattr(os, "fork"):
+        return "exec"
+    if os_threads() != 1:
+        return "exec"
+    if room() < len(title.encode("utf-8", "replace")):
+        return "exec"
+    return "fork"
+
+
 def start_detached(ws: Any, run_id: str, private: dict[str, Any], mode: str, *,
                    owner: Callable[[], int], module: str,
                    preload: Callable[[], None] = lambda: None) -> int:
     """Start the owner of ``run_id`` in its own session; returns its pid.
+
+    The owner keeps none of this process's descriptors (a caller reading this
+    process's output through a pipe is not held up until the run ends), shows a
+    command line that names the run, and gets SIGUSR1 and SIGTERM (cancel) only
+    once its handlers are installed: both are blocked across the start, and
+    :meth:`RunOwner._install_signals` unblocks them, so a cancel sent at once is
+    delivered then, not lost nor fatal.
 
     Args:
         ws: the workspace.
         run_id: the run it owns.
         private: what the record keeps only redacted (passed in memory, or by
             environment variable to an exec'd owner).
-        mode: ``fork`` (``owner()`` runs in the forked child) or ``exec``
-            (``python -m <module> ROOT RUN_ID``).
+        mode: ``fork`` (``owner()`` runs in a forked grandchild, when this process
+            has one thread; see :func:`choose_mode`) or ``exec`` (``python -m
+            <module> ROOT RUN_ID``).
         owner: builds and runs the owner in the child; returns its exit code.
         module: the module an exec'd owner runs.
         preload: imports what the child will need, before forking.
     """
-    from ..store.db import no_connections_open
-
     run_dir = ws.paths.run_dir(run_id)
-    event = threading.Event()
-    if mode == "fork":
-        preload()
-        with no_connections_open():
-            pid = os.fork()
-            if pid == 0:  # pragma: no cover - the child; measured by its effects
-                _child(run_id, run_dir, owner)
-        threading.Thread(target=_reap_pid, args=(pid, event), daemon=True,
-                         name=f"runner-reap-{pid}").start()
-    else:
-        env = dict(os.environ)
-        env[PRIVATE_VAR] = json.dumps(private)
-        with open(run_dir / ".sys" / "supervisor.log", "ab") as err:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", module, str(ws.root), run_id],
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, env=env,
-                start_new_session=True, close_fds=True,
-            )
-        pid = proc.pid
-        threading.Thread(target=_reap_popen, args=(proc, event), daemon=True,
-                         name=f"runner-reap-{pid}").start()
-    _done[run_id] = event
+    title = f"runner {module.rsplit('.', 1)[-1]} {run_id}"
+    mode = choose_mode(mode, title)
+    old_mask = _block_cancel_signals()
+    try:
+        if mode == "fork":
+            pid = _fork_owner(ws, run_id, run_dir, owner, title, preload)
+            waiter: Any = _Exited(pid)
+        else:
+            env = dict(os.environ)
+            env[PRIVATE_VAR] = json.dumps(private)
+            with open(run_dir / ".sys" / "supervisor.log", "ab") as err:
+                proc = subprocess.Popen(
+                    [sys.executable, "-m", module, str(ws.root), run_id],
+                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, env=env,
+                    start_new_session=True, close_fds=True,
+                )
+            pid = proc.pid
+            # Until the exec'd owner records itself (after its interpreter starts).
+            ws.store.update_run(run_id, owner_pid=pid, owner_start=_proc.start_time(pid))
+            waiter = threading.Event()
+            threading.Thread(target=_reap_popen, args=(proc, waiter), daemon=True,
+                             name=f"runner-reap-{pid}").start()
+    finally:
+        _restore_mask(old_mask)
+    for other in [key for key, value in _done.items() if value.is_set()]:
+        del _done[other]  # owners that have exited (their pidfds close)
+    _done[run_id] = waiter
     return pid
 
 
-def _child(run_id: str, run_dir: Path, owner: Callable[[], int]) -> None:
-    """In the forked child: detach, own the run, and leave without running any of
-    the parent's exit handlers."""
+_CANCEL_SIGNALS = {signal.SIGUSR1, signal.SIGTERM}
+#: Seconds a submitter waits for a forked owner to record itself before doing it.
+RECORD_TIMEOUT = 10.0
+
+
+def _block_cancel_signals() -> set | None:
+    if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - Windows
+        return None
+    return set(signal.pthread_sigmask(signal.SIG_BLOCK, _CANCEL_SIGNALS))
+
+
+def _restore_mask(old: set | None) -> None:
+    if old is not None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def unblock_cancel_signals() -> None:
+    """Let SIGUSR1 and SIGTERM in (an owner calls it once its handlers are installed)."""
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _CANCEL_SIGNALS)
+
+
+def _fork_owner(ws: Any, run_id: str, run_dir: Path, owner: Callable[[], int], title: str,
+                preload: Callable[[], None]) -> int:
+    """Fork twice: the grandchild owns the run, the child exits at once.
+
+    The grandchild is then nobody's child here: no zombie, and no reaper thread
+    that would make this process multi-threaded for its next fork. Its pid comes
+    back through a pipe, which it closes once it has recorded itself in the
+    store: when this returns, the run's owner is the grandchild, even if this
+    process dies the next instant.
+    """
+    from ..store.db import no_connections_open
+
+    preload()
+    read_end, write_end = os.pipe()
+    try:
+        with no_connections_open():
+            child = os.fork()
+            if child == 0:  # pragma: no cover - the child; measured by its effects
+                code = 70
+                try:
+                    os.close(read_end)
+                    os.setsid()
+                    grandchild = os.fork()
+                    if grandchild == 0:
+                        _owner_child(run_id, run_dir, owner, title, write_end)
+                    os.write(write_end, str(grandchild).encode())
+                    code = 0
+                finally:
+                    os._exit(code)
+        os.close(write_end)
+        write_end = -1
+        data, recorded = _read_until_closed(read_end, RECORD_TIMEOUT)
+    finally:
+        os.close(read_end)
+        if write_end >= 0:
+            os.close(write_end)
+    _, status = os.waitpid(child, 0)
+    if not data:
+        raise OSError(f"could not start the owner of run {run_id} "
+                      f"(fork exit status {os.waitstatus_to_exitcode(status)})")
+    pid = int(data)
+    if not recorded:  # the owner is slow to record itself: do it for it
+        ws.store.update_run(run_id, owner_pid=pid, owner_start=_proc.start_time(pid))
+    return pid
+
+
+def _read_until_closed(fd: int, timeout: float) -> tuple[bytes, bool]:
+    """What comes through ``fd`` until every writer closed it (True) or ``timeout``."""
+    data = b""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            return data, False
+        chunk = os.read(fd, 64)
+        if not chunk:
+            return data, True
+        data += chunk
+
+
+def _announce_recorded() -> None:
+    """In a forked owner: tell the submitter that the store names us (close the pipe)."""
+    global _recorded_fd
+    if _recorded_fd is not None:
+        try:
+            os.close(_recorded_fd)
+        except OSError:  # pragma: no cover
+            pass
+        _recorded_fd = None
+
+
+def _owner_child(run_id: str, run_dir: Path, owner: Callable[[], int], title: str,
+                 recorded_fd: int) -> None:
+    """In the forked grandchild: take a name, drop every inherited descriptor, own the
+    run, and leave without running any of the parent's exit handlers."""
+    from . import proctitle
+
+    global _recorded_fd
+    _recorded_fd = recorded_fd
     code = 70
     try:
-        os.setsid()
-        _name_process(f"runner:{run_id[-8:]}")
+        proctitle.set_comm(f"runner:{run_id[-8:]}")
+        proctitle.set_title(title)
         devnull = os.open(os.devnull, os.O_RDWR)
         log = os.open(run_dir / ".sys" / "supervisor.log",
                       os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         os.dup2(devnull, 0)
         os.dup2(devnull, 1)
         os.dup2(log, 2)
-        os.close(devnull)
+        _drop_inherited(devnull, keep={log, recorded_fd})
         os.close(log)
+        os.close(devnull)
         from ..inrun import context as _context
 
         _context.reset()
@@ -195,22 +347,90 @@ def _child(run_id: str, run_dir: Path, owner: Callable[[], int]) -> None:
         os._exit(code)
 
 
-def _name_process(name: str) -> None:
-    """Name a forked owner ``runner:<end of run id>`` in ps -o comm and top (Linux)."""
+def _drop_inherited(devnull: int, keep: set[int]) -> None:
+    """Let go of every descriptor above 2 that the parent had open.
+
+    Each is pointed at /dev/null rather than closed: the pipe, socket or file
+    behind it is released all the same, and the number stays taken, so a parent's
+    file object that the child's garbage collector finalizes later closes
+    /dev/null, not a descriptor that the child has opened since.
+    """
     try:
-        with open("/proc/self/comm", "w") as f:
-            f.write(name[:15])
-    except OSError:
-        pass
+        fds = [int(name) for name in os.listdir("/proc/self/fd")]
+    except OSError:  # no /proc: every possible descriptor
+        fds = list(range(3, _max_fd()))
+    for fd in fds:
+        if fd <= 2 or fd == devnull or fd in keep:
+            continue
+        try:
+            os.dup2(devnull, fd)
+        except OSError:
+            pass
 
 
-def _reap_pid(pid: int, event: threading.Event) -> None:
+def _max_fd() -> int:
     try:
-        os.waitpid(pid, 0)
-    except ChildProcessError:  # reaped by someone else (e.g. a user's os.wait())
-        while _proc.is_alive(pid, None):
-            time.sleep(0.05)
-    event.set()
+        return min(os.sysconf("SC_OPEN_MAX"), 65536)
+    except (OSError, ValueError):  # pragma: no cover
+        return 1024
+
+
+class _Exited:
+    """Whether a forked owner (not our child: see :func:`_fork_owner`) has exited.
+
+    Waits on a pidfd where Linux has them (5.3+), else polls the pid's identity.
+    Behaves like the ``threading.Event`` that an exec'd owner's reaper sets.
+    """
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.started = _proc.start_time(pid)
+        self.fd: int | None = None
+        self._set = self.started is None
+        if not self._set and hasattr(os, "pidfd_open"):
+            try:
+                self.fd = os.pidfd_open(pid)
+            except OSError:
+                self.fd = None
+            if self.fd is not None and not _proc.is_alive(pid, self.started):
+                self._close()  # a new process may have taken the pid before pidfd_open
+                self._set = True
+
+    def is_set(self) -> bool:
+        """True once the owner has exited."""
+        return self.wait(0)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait up to ``timeout`` seconds for the owner to exit; True if it has."""
+        if self._set:
+            return True
+        if self.fd is not None:
+            try:
+                ready, _, _ = select.select([self.fd], [], [], timeout)
+            except (OSError, ValueError):
+                ready = [self.fd]
+            if ready:
+                self._close()
+                self._set = True
+            return self._set
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while _proc.is_alive(self.pid, self.started):
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            time.sleep(0.02)
+        self._set = True
+        return True
+
+    def _close(self) -> None:
+        if self.fd is not None:
+            try:
+                os.close(self.fd)
+            except OSError:
+                pass
+            self.fd = None
+
+    def __del__(self) -> None:
+        self._close()
 
 
 def _reap_popen(proc: subprocess.Popen, event: threading.Event) -> None:

@@ -159,11 +159,11 @@ def submit(experiment: Experiment, config: ScriptRunConfig, tags: dict[str, Any]
 
     private = {"environment": env_dict, "env": resolved.environment_variables}
     if remote is None:
-        supervisor = start_supervisor(ws, run_id, private, settings.supervisor_start)
+        start_supervisor(ws, run_id, private, settings.supervisor_start)
     else:  # the target's owner process plays the supervisor's part
         private["resources"] = resolved.resources
-        supervisor = remote.start(ws, run_id, private, settings.supervisor_start)
-    store.update_run(run_id, owner_pid=supervisor, owner_start=_proc.start_time(supervisor))
+        remote.start(ws, run_id, private, settings.supervisor_start)
+    # The owner has recorded itself (pid + start time) as the run's owner by now.
     from ..api.run import Run  # imported while the supervisor starts the script
 
     return Run(experiment, run_id)
