@@ -202,6 +202,18 @@ def _get_run(run_id: str) -> Run:
 
 
 
+def _owner_line(run: Run) -> str:
+    """Who owns the run: ``pid 1234 (running)``, ``pid 1234 (ended)`` or ``-``."""
+    from ..store import proc as _proc
+
+    row = run.experiment.workspace.store.get_run(run.id)
+    pid = row.get("owner_pid")
+    if not pid:
+        return "-"
+    alive = _proc.is_alive(pid, row.get("owner_start"))
+    return f"pid {pid} ({'running' if alive else 'ended'})"
+
+
 json_option = click.option("--json", "as_json", is_flag=True,
                            help="Print one JSON document instead of a table.")
 
@@ -372,6 +384,7 @@ def show(run_id: str, as_json: bool) -> None:
     error = (details.get("error") or {}).get("error")
     if error:
         lines.append(("Error", f"{error.get('message', '')} [{error.get('code', 'Error')}]"))
+    lines.append(("Supervisor", _owner_line(run)))
     lines.append(("Snapshot", details.get("snapshotId") or "-"))
     lines += _render.definition_lines(details.get("runDefinition") or {})
     lines.append(("Tags", _render.pairs(details["tags"])))

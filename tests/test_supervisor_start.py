@@ -1,0 +1,195 @@
+"""How a supervisor starts: detached from the submitter's descriptors, named after its
+run, forked only from a single-threaded process, recorded by itself, cancelable at once.
+
+Each test submits from a driver: a real Python process started as a user would
+start one, so that the submitter's threads, descriptors and command line are
+known (pytest's own process has capture pipes and, under xdist, threads).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import psutil
+import pytest
+
+from runner import Run, Workspace
+
+SLOW = "import time; time.sleep(30)\n"
+
+
+@pytest.fixture
+def src(tmp_path: Path) -> Path:
+    """A source folder with a slow script and a quick one."""
+    folder = tmp_path / "src"
+    folder.mkdir()
+    (folder / "slow.py").write_text(SLOW)
+    (folder / "quick.py").write_text("from runner import Run\nRun.get_context().log('m', 1)\n")
+    return folder
+
+
+def drive(ws: Workspace, src: Path, body: str) -> dict:
+    """Run a driver that submits; ``body`` sees ``exp``, ``cfg(script)`` and ``report``.
+
+    Returns what the driver reported (a JSON line on stdout).
+    """
+    code = textwrap.dedent(f"""
+        import json, os, sys
+        from runner import Experiment, ScriptRunConfig, Workspace
+        ws = Workspace.get({str(ws.root)!r})
+        exp = Experiment(ws, "start")
+        def cfg(script):
+            return ScriptRunConfig({str(src)!r}, script)
+        def report(**values):
+            print(json.dumps(values), flush=True)
+    """) + textwrap.dedent(body)
+    driver = src.parent / "driver.py"
+    driver.write_text(code)
+    proc = subprocess.run([sys.executable, str(driver)], capture_output=True, text=True,
+                          timeout=60)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    assert lines, f"driver reported nothing (exit {proc.returncode}): {proc.stderr}"
+    return json.loads(lines[-1])
+
+
+def cmdline(pid: int) -> str:
+    """The command line of ``pid`` as ``ps`` and ``pgrep -f`` show it."""
+    return " ".join(psutil.Process(pid).cmdline())
+
+
+def end(ws: Workspace, run_id: str) -> None:
+    """Cancel a run and wait for its end (cleanup)."""
+    run = Run.get(ws, run_id)
+    run.cancel()
+    run.wait_for_completion(raise_on_error=False)
+
+
+def test_a_submitter_holding_an_extra_pipe_returns_before_the_run_ends(ws, src):
+    """A driver run as $(...) would be, with its stdout duplicated, returns while the run
+    goes on: the supervisor keeps none of the driver's descriptors."""
+    report = drive(ws, src, """
+        extra = os.dup(1)  # a logging handler or a capture would hold one like this
+        run = exp.submit(cfg("slow.py"))
+        report(run=run.id)
+    """)
+    try:
+        assert Run.get(ws, report["run"]).get_status() in {"Queued", "Preparing", "Running"}
+    finally:
+        end(ws, report["run"])
+
+
+def test_a_forked_supervisor_names_its_run_and_not_the_submitter(ws, src):
+    """A supervisor forked from a single-threaded driver shows a command line with the
+    run id and none of the driver's, and keeps the comm runner:<id tail>."""
+    report = drive(ws, src, """
+        run = exp.submit(cfg("slow.py"))
+        report(run=run.id, owner=ws.store.get_run(run.id)["owner_pid"])
+    """)
+    try:
+        line = cmdline(report["owner"])
+        assert f"runner supervisor {report['run']}" == line.strip()
+        assert "driver.py" not in line
+        found = subprocess.run(["pgrep", "-f", report["run"]], capture_output=True,
+                               text=True).stdout.split()
+        assert str(report["owner"]) in found
+        assert f"runner:{report['run'][-8:]}" == psutil.Process(report["owner"]).name()
+    finally:
+        end(ws, report["run"])
+
+
+def test_a_run_id_longer_than_the_submitter_command_line_still_shows(ws, src):
+    """A run id longer than the driver's whole argv area: the title spills into the
+    environment area, and the supervisor's and the script's environment stay intact."""
+    (src / "env.py").write_text("import os\nprint('HOME=' + os.environ['HOME'])\n")
+    report = drive(ws, src, """
+        long_id = "long_" + "r" * (len(" ".join(sys.argv)) + len(sys.executable) + 40)
+        run = exp.submit(cfg("slow.py"), run_id=long_id)
+        quick = exp.submit(cfg("env.py"), run_id=long_id + "_env")
+        quick.wait_for_completion()
+        report(run=run.id, owner=ws.store.get_run(run.id)["owner_pid"], quick=quick.id)
+    """)
+    try:
+        assert f"runner supervisor {report['run']}" == cmdline(report["owner"]).strip()
+        log = (ws.paths.run_dir(report["quick"]) / "logs" / "std_log.txt").read_text()
+        assert f"HOME={Path.home()}" in log
+    finally:
+        end(ws, report["run"])
+
+
+def test_a_multithreaded_submitter_execs_the_supervisor(ws, src):
+    """A driver with a running thread does not fork: its supervisor is a new
+    interpreter started as ``python -m runner.execution.supervisor ROOT RUN_ID``."""
+    report = drive(ws, src, """
+        import threading, time
+        threading.Thread(target=time.sleep, args=(30,), daemon=True).start()
+        run = exp.submit(cfg("slow.py"))
+        report(run=run.id, owner=ws.store.get_run(run.id)["owner_pid"])
+    """)
+    try:
+        line = cmdline(report["owner"])
+        assert f"-m runner.execution.supervisor {ws.root} {report['run']}" in line
+    finally:
+        end(ws, report["run"])
+
+
+def test_a_submitter_killed_right_after_starting_the_supervisor_leaves_a_healthy_run(ws, src):
+    """SIGKILL of the submitter the moment the supervisor is started: the supervisor has
+    recorded itself as the owner, so the run completes instead of being judged dead."""
+    report = drive(ws, src, """
+        import signal
+        from runner.execution import control
+        start = control.start_supervisor
+        def start_and_die(*args, **kwargs):
+            pid = start(*args, **kwargs)
+            row = ws.store.get_run(args[1])
+            report(run=args[1], pid=pid, owner=row["owner_pid"], me=os.getpid())
+            os.kill(os.getpid(), signal.SIGKILL)
+        control.start_supervisor = start_and_die
+        exp.submit(cfg("quick.py"))
+    """)
+    assert report["pid"] == report["owner"]
+    assert report["me"] != report["owner"]
+    run = Run.get(ws, report["run"])
+    assert "Completed" == run.wait_for_completion()["status"]
+    assert {"m": 1} == run.get_metrics()
+
+
+@pytest.mark.parametrize("mode", ["fork", "exec"])
+def test_cancel_right_after_submit_always_ends_canceled(ws, src, mode):
+    """Twenty submit + cancel pairs, each cancel sent at once: every run ends Canceled
+    (the cancel signal waits, blocked, until the supervisor's handler is up)."""
+    report = drive(ws, src, f"""
+        if {mode!r} == "exec":
+            import threading, time
+            threading.Thread(target=time.sleep, args=(60,), daemon=True).start()
+        statuses = []
+        for _ in range(20):
+            run = exp.submit(cfg("slow.py"))
+            run.cancel()
+            statuses.append(run.wait_for_completion(raise_on_error=False)["status"])
+        report(statuses=statuses)
+    """)
+    assert ["Canceled"] * 20 == report["statuses"]
+
+
+def test_show_names_the_supervisor_pid(ws, src):
+    """``runner show`` names the supervisor's pid while the run goes on."""
+    report = drive(ws, src, """
+        run = exp.submit(cfg("slow.py"))
+        report(run=run.id, owner=ws.store.get_run(run.id)["owner_pid"])
+    """)
+    try:
+        from click.testing import CliRunner
+
+        from runner.cli.main import cli
+
+        out = CliRunner().invoke(cli, ["show", report["run"]],
+                                 env={"RUNNER_WORKSPACE": str(ws.root)}).output
+        assert f"pid {report['owner']}" in next(
+            line for line in out.splitlines() if line.startswith("Supervisor:"))
+    finally:
+        end(ws, report["run"])
