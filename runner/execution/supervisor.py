@@ -124,7 +124,7 @@ class Supervisor(RunOwner):
     def _prepare_and_launch(self) -> bool:
         from ..envs import prepare as _envs
         from ..envs.prepare import canonical
-        from ..snapshot import snapshots as _snapshot
+        from ..snapshot import workcopy as _workcopy
         from . import launch as _launch
         from . import shim as _shim
 
@@ -133,7 +133,7 @@ class Supervisor(RunOwner):
         logs.mkdir(parents=True, exist_ok=True)
         snapshot_id = self.row["snapshot_id"]
         if snapshot_id:
-            _snapshot.materialize(paths, snapshot_id, self.run_dir)
+            _workcopy.working_copy(paths, snapshot_id, self.run_dir)
         env_spec = self.private.get("environment", self.definition.get("environment"))
         managed = env_spec is not None and \
             not canonical(env_spec)["python"]["user_managed_dependencies"]

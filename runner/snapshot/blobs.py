@@ -299,7 +299,7 @@ class BlobStore:
 
 
 def write_tree(dest: str, rows: Sequence[Sequence[Any]], blob_of: Callable[[str, str], str],
-               link: bool) -> None:
+               link: bool, copy_exec: bool = False) -> None:
     """Create the folders, files and symlinks of manifest rows under ``dest``.
 
     Args:
@@ -307,7 +307,10 @@ def write_tree(dest: str, rows: Sequence[Sequence[Any]], blob_of: Callable[[str,
             written through.
         rows: ``[path, kind, sha256 | link target, exec, size]``, kind file/link/dir.
         blob_of: Maps (path, sha256) to the file holding that content.
-        link: Hard-link the files (snapshot folder) instead of copying them (working copy).
+        link: Hard-link the files (snapshot folder, read-only working copy) instead of
+            copying them (writable copy).
+        copy_exec: With ``link``, copy the executable files all the same (a hard
+            link shares the blob's mode 0o444, which has no executable bit).
     """
     os.makedirs(dest, exist_ok=True)
     base = dest + os.sep
@@ -319,7 +322,10 @@ def write_tree(dest: str, rows: Sequence[Sequence[Any]], blob_of: Callable[[str,
         _make_dir(base + d)
     jobs = [(blob_of(p, ref), base + p, bool(x), size)
             for p, kind, ref, x, size, *_ in rows if kind == "file"]
-    if link:
+    if link and copy_exec:
+        run_parallel(lambda job: copy_file(*job) if job[2] else link_or_copy(job[0], job[1]),
+                     jobs)
+    elif link:
         run_parallel(lambda job: link_or_copy(job[0], job[1]), jobs)
     else:
         run_parallel(lambda job: copy_file(*job), jobs)

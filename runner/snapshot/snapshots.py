@@ -564,12 +564,19 @@ def materialize(paths: WorkspacePaths, snapshot_id: str,
         NotFoundError: No snapshot has this id.
         SnapshotError: The copy failed (the message names the folder).
     """
+    write_snapshot(paths, snapshot_id, dest_dir, link=False)
+
+
+def write_snapshot(paths: WorkspacePaths, snapshot_id: str, dest_dir: str | os.PathLike[str],
+                   link: bool) -> None:
+    """:func:`materialize` (``link=False``) or a working copy of hard links to the blobs
+    (``link=True``, see :func:`runner.snapshot.workcopy.working_copy`)."""
     rows = [[e["path"], e["kind"], e.get("sha256") or e.get("target", ""), bool(e.get("exec")),
              e.get("size", -1)] for e in load_manifest(paths, snapshot_id)["entries"]]
     src = str(paths.snapshot_dir(snapshot_id) / FILES_DIR) + os.sep
     dest = Path(dest_dir)
     try:
-        _copy.write_tree(str(dest), rows, lambda p, digest: src + p, link=False)
+        _copy.write_tree(str(dest), rows, lambda p, digest: src + p, link=link, copy_exec=True)
     except OSError as exc:
         raise SnapshotError(f"Could not copy snapshot {snapshot_id} into {str(dest)!r}: {exc}",
                             path=dest, snapshot_id=snapshot_id) from exc
