@@ -91,6 +91,25 @@ def test_interpreter_answer_is_cached(ws: WorkspacePaths, tmp_path: Path,
     assert info.version == resolve_interpreter(str(copy), ws.tmp).version
 
 
+def test_a_wrapper_script_is_run_once_per_process_and_environment(
+        ws: WorkspacePaths, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A shim (a script that picks a Python from the environment) is run once per process
+    for one folder and one set of the variables that choose; changing one runs it again."""
+    runs = tmp_path / "runs.txt"
+    shim = tmp_path / "python-shim"
+    shim.write_text(f'#!/bin/sh\necho run >> "{runs}"\nexec "{sys.executable}" "$@"\n')
+    shim.chmod(0o755)
+    for _ in range(3):
+        resolve_interpreter(str(shim), ws.tmp)
+    assert ["run"] == runs.read_text().split()
+    monkeypatch.setenv("PYENV_VERSION", "another")
+    resolve_interpreter(str(shim), ws.tmp)
+    resolve_interpreter(str(shim), ws.tmp)
+    assert ["run", "run"] == runs.read_text().split()
+    assert not (ws.tmp / "interpreters.json").exists() or \
+        str(shim) not in (ws.tmp / "interpreters.json").read_text()
+
+
 def test_python_version_not_installed_lists_found(ws: WorkspacePaths) -> None:
     """A Python version that is not installed is an error listing the versions found."""
     env = _managed("six", python_version="2.1")

@@ -2,11 +2,14 @@
 
 Submitting a run checks that its interpreter really is a Python, and a managed
 environment asking for ``python: "3.12"`` needs a 3.12 installed.  Running an
-interpreter costs 10-50 ms (more through a pyenv shim), so each answer is kept
+interpreter costs 10-50 ms (90 ms through a pyenv shim), so each answer is kept
 in ``.runner/tmp/interpreters.json`` keyed by the file's (realpath, size,
-mtime).  The submitting interpreter itself (``sys.executable``) is never run.
-Wrapper scripts (pyenv shims and the like) are run every time: their answer
-depends on the environment, not on the file.
+mtime), and in this process's memory under the same key.  The submitting
+interpreter itself (``sys.executable``) is never run.  A wrapper script's (pyenv
+shim's) answer depends on the environment, not on the file: it is kept in
+memory only, keyed also by the folder and the variables that choose what the
+wrapper runs, so a warm process (a notebook submitting again, a forked
+supervisor) does not run it twice.
 """
 
 from __future__ import annotations
@@ -31,6 +34,11 @@ _PROBE = (
     "'implementation': sys.implementation.name, 'executable': sys.executable}))"
 )
 _IS_WINDOWS = sys.platform == "win32"
+#: Variables that decide what a wrapper script (pyenv, asdf, conda shims) runs.
+_WRAPPER_VARS = ("PATH", "PYENV_VERSION", "PYENV_ROOT", "PYENV_DIR", "ASDF_PYTHON_VERSION",
+                 "VIRTUAL_ENV", "CONDA_PREFIX", "UV_PYTHON")
+#: This process's answers: (realpath, size, mtime_ns[, cwd, variables]) -> info.
+_MEMO: dict[tuple, dict[str, str]] = {}
 
 
 @dataclass(frozen=True)
@@ -106,9 +114,19 @@ def _probe(path: str, cache: _ProbeCache) -> InterpreterInfo | str:
     except OSError as exc:
         return f"it does not exist ({exc.strerror})"
     key = f"{real}|{st.st_size}|{st.st_mtime_ns}"
-    script = _is_script(real)
-    hit = None if script else cache.data.get(key)
+    memo_key: tuple = (real, st.st_size, st.st_mtime_ns)
+    hit = _MEMO.get(memo_key)
+    if hit is None:
+        script = _is_script(real)
+        if script:
+            memo_key += (os.getcwd(), *(os.environ.get(name) for name in _WRAPPER_VARS))
+            hit = _MEMO.get(memo_key)
+        else:
+            hit = cache.data.get(key)
+    else:
+        script = False
     if isinstance(hit, dict) and {"executable", "version", "implementation"} <= set(hit):
+        _MEMO[memo_key] = hit
         return InterpreterInfo(path, hit["executable"], hit["version"], hit["implementation"])
     if not os.access(real, os.X_OK) and not _IS_WINDOWS:
         return "it is not executable"
@@ -128,8 +146,10 @@ def _probe(path: str, cache: _ProbeCache) -> InterpreterInfo | str:
         return f"it is not a Python interpreter (exit code {proc.returncode}{tail})"
     info = InterpreterInfo(path, data["executable"] or real, data["version"],
                            data["implementation"])
+    answer = {k: v for k, v in asdict(info).items() if k != "path"}
+    _MEMO[memo_key] = answer
     if not script:
-        cache.data[key] = {k: v for k, v in asdict(info).items() if k != "path"}
+        cache.data[key] = answer
         cache.dirty = True
     return info
 

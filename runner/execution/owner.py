@@ -28,6 +28,12 @@ from ..store import proc as _proc
 
 #: Carries ``private`` to an owner started with exec.
 PRIVATE_VAR = "RUNNER_SUPERVISOR_PRIVATE"
+#: What cancels a run; blocked from before an owner starts until its handlers are up.
+_CANCEL_SIGNALS = {signal.SIGUSR1, signal.SIGTERM}
+#: Seconds that joined Python threads get to leave the kernel's task list before a fork.
+THREAD_EXIT_WAIT = 0.02
+#: Seconds a submitter waits for a forked owner to record itself before doing it.
+RECORD_TIMEOUT = 10.0
 
 _done: dict[str, Any] = {}
 #: In a forked owner: the pipe end whose closing tells the submitter "recorded".
@@ -158,7 +164,15 @@ def choose_mode(mode: str, title: str) -> str:
 
     if mode != "fork" or not hasattr(os, "fork"):
         return "exec"
-    if os_threads() != 1:
+    threads = os_threads()
+    if threads is not None and threads > 1 and threading.active_count() == 1:
+        # Python's own threads were all joined (a snapshot's worker pool): the kernel
+        # lets them go a moment after join() returns.
+        deadline = time.monotonic() + THREAD_EXIT_WAIT
+        while threads is not None and threads > 1 and time.monotonic() < deadline:
+            time.sleep(0.0002)
+            threads = os_threads()
+    if threads != 1:
         return "exec"
     if room() < len(title.encode("utf-8", "replace")):
         return "exec"
@@ -220,9 +234,6 @@ def start_detached(ws: Any, run_id: str, private: dict[str, Any], mode: str, *,
     return pid
 
 
-_CANCEL_SIGNALS = {signal.SIGUSR1, signal.SIGTERM}
-#: Seconds a submitter waits for a forked owner to record itself before doing it.
-RECORD_TIMEOUT = 10.0
 
 
 def _block_cancel_signals() -> set | None:
