@@ -136,6 +136,24 @@ def test_a_multithreaded_submitter_execs_the_supervisor(ws, src):
         end(ws, report["run"])
 
 
+def test_a_submitter_whose_thread_pool_was_joined_still_forks(ws, src):
+    """Python threads that were joined (a snapshot's worker pool over many files) do not
+    force the exec path: the supervisor is forked."""
+    for i in range(200):
+        (src / f"f{i}.txt").write_text(str(i))
+    report = drive(ws, src, """
+        from concurrent.futures import ThreadPoolExecutor
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(abs, range(100)))
+        run = exp.submit(cfg("slow.py"))
+        report(run=run.id, owner=ws.store.get_run(run.id)["owner_pid"])
+    """)
+    try:
+        assert f"runner supervisor {report['run']}" == cmdline(report["owner"]).strip()
+    finally:
+        end(ws, report["run"])
+
+
 def test_a_submitter_killed_right_after_starting_the_supervisor_leaves_a_healthy_run(ws, src):
     """SIGKILL of the submitter the moment the supervisor is started: the supervisor has
     recorded itself as the owner, so the run completes instead of being judged dead."""
