@@ -176,6 +176,23 @@ def test_a_submitter_killed_right_after_starting_the_supervisor_leaves_a_healthy
     assert {"m": 1} == run.get_metrics()
 
 
+def test_a_supervisor_that_dies_before_recording_itself_leaves_a_failed_run(ws, src):
+    """A forked supervisor that fails before it records itself: the submitter records it,
+    so waiting ends with the run Failed (its owner died) instead of waiting forever."""
+    report = drive(ws, src, """
+        from runner.execution import supervisor
+        def broken(self, *args, **kwargs):
+            raise RuntimeError("broken before recording")
+        supervisor.Supervisor.__init__ = broken
+        run = exp.submit(cfg("quick.py"))
+        details = run.wait_for_completion(raise_on_error=False)
+        report(status=details["status"], owner=ws.store.get_run(run.id)["owner_pid"],
+               me=os.getpid())
+    """)
+    assert "Failed" == report["status"]
+    assert report["me"] != report["owner"]
+
+
 @pytest.mark.parametrize("mode", ["fork", "exec"])
 def test_cancel_right_after_submit_always_ends_canceled(ws, src, mode):
     """Twenty submit + cancel pairs, each cancel sent at once: every run ends Canceled

@@ -32,6 +32,8 @@ PRIVATE_VAR = "RUNNER_SUPERVISOR_PRIVATE"
 _CANCEL_SIGNALS = {signal.SIGUSR1, signal.SIGTERM}
 #: Seconds that joined Python threads get to leave the kernel's task list before a fork.
 THREAD_EXIT_WAIT = 0.02
+#: What a forked owner writes to the submitter once it has recorded itself.
+_RECORDED = b"R"
 #: Seconds a submitter waits for a forked owner to record itself before doing it.
 RECORD_TIMEOUT = 10.0
 
@@ -284,17 +286,18 @@ def _fork_owner(ws: Any, run_id: str, run_dir: Path, owner: Callable[[], int], t
                     os._exit(code)
         os.close(write_end)
         write_end = -1
-        data, recorded = _read_until_closed(read_end, RECORD_TIMEOUT)
+        data, closed = _read_until_closed(read_end, RECORD_TIMEOUT)
     finally:
         os.close(read_end)
         if write_end >= 0:
             os.close(write_end)
     _, status = os.waitpid(child, 0)
-    if not data:
+    if not data.rstrip(_RECORDED):
         raise OSError(f"could not start the owner of run {run_id} "
                       f"(fork exit status {os.waitstatus_to_exitcode(status)})")
-    pid = int(data)
-    if not recorded:  # the owner is slow to record itself: do it for it
+    digits, recorded = data.rstrip(_RECORDED), data.endswith(_RECORDED)
+    pid = int(digits)
+    if not (closed and recorded):  # slow, or died before recording itself: record it
         ws.store.update_run(run_id, owner_pid=pid, owner_start=_proc.start_time(pid))
     return pid
 
@@ -314,10 +317,12 @@ def _read_until_closed(fd: int, timeout: float) -> tuple[bytes, bool]:
 
 
 def _announce_recorded() -> None:
-    """In a forked owner: tell the submitter that the store names us (close the pipe)."""
+    """In a forked owner: tell the submitter that the store names us (a byte, then close
+    the pipe; an owner that dies first closes it without the byte)."""
     global _recorded_fd
     if _recorded_fd is not None:
         try:
+            os.write(_recorded_fd, _RECORDED)
             os.close(_recorded_fd)
         except OSError:  # pragma: no cover
             pass

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 import warnings
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -65,8 +66,10 @@ def wait_for_completion(run: Run, *, show_output: bool = False,
                 streamer.pump()
             if status in RunStatus.TERMINAL:
                 break
-            if watcher is None and reaped is not None:
+            if watcher is None and reaped is not None and not reaped.is_set():
                 reaped.wait(POLL)
+            elif watcher is None:  # the owner is gone but no end is recorded yet
+                time.sleep(POLL)
             else:
                 watcher.wait(POLL)
     finally:
