@@ -236,8 +236,6 @@ def start_detached(ws: Any, run_id: str, private: dict[str, Any], mode: str, *,
     return pid
 
 
-
-
 def _block_cancel_signals() -> set | None:
     if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - Windows
         return None
@@ -292,10 +290,12 @@ def _fork_owner(ws: Any, run_id: str, run_dir: Path, owner: Callable[[], int], t
         if write_end >= 0:
             os.close(write_end)
     _, status = os.waitpid(child, 0)
-    if not data.rstrip(_RECORDED):
+    # The child's pid and the grandchild's byte may come in either order (each one
+    # write of under PIPE_BUF bytes, so neither is split).
+    digits, recorded = data.replace(_RECORDED, b""), _RECORDED in data
+    if not digits:
         raise OSError(f"could not start the owner of run {run_id} "
                       f"(fork exit status {os.waitstatus_to_exitcode(status)})")
-    digits, recorded = data.rstrip(_RECORDED), data.endswith(_RECORDED)
     pid = int(digits)
     if not (closed and recorded):  # slow, or died before recording itself: record it
         ws.store.update_run(run_id, owner_pid=pid, owner_start=_proc.start_time(pid))
