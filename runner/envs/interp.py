@@ -82,15 +82,21 @@ class _ProbeCache:
 
     def __init__(self, cache_dir: Path | None) -> None:
         self.file = cache_dir / _CACHE_NAME if cache_dir is not None else None
-        self.data: dict[str, dict] = {}
+        self._data: dict[str, dict] | None = None
         self.dirty = False
-        if self.file is not None:
-            try:
-                self.data = json.loads(self.file.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                self.data = {}
-            if not isinstance(self.data, dict):
-                self.data = {}
+
+    @property
+    def data(self) -> dict[str, dict]:
+        """The answers on disk, read when first needed (a memory hit never reads them)."""
+        if self._data is None:
+            self._data = {}
+            if self.file is not None:
+                try:
+                    loaded = json.loads(self.file.read_text(encoding="utf-8"))
+                except (OSError, ValueError):
+                    loaded = {}
+                self._data = loaded if isinstance(loaded, dict) else {}
+        return self._data
 
     def save(self) -> None:
         if not self.dirty or self.file is None or not self.file.parent.parent.is_dir():
