@@ -31,6 +31,8 @@ import sys
 _AREAS: tuple[int, int, int, int] | None = None
 #: Bytes that :func:`room` found writable: None before it ran, 0 when none.
 _ROOM: int | None = None
+#: How much of a rewritten command line the kernel shows (one page, at least 4 KiB).
+_PAGE = 4096
 #: Relocated environment strings (never freed: ``environ`` points into them).
 _KEEP: list = []
 
@@ -80,8 +82,8 @@ def room() -> int:
         except ImportError:  # pragma: no cover - Python built without ctypes
             pass
         else:
-            size += min(env_end - env_start, 4000)
-    _ROOM = max(size, 0)
+            size += env_end - env_start
+    _ROOM = min(max(size, 0), _PAGE - 1)  # the kernel shows up to a page of title
     return _ROOM
 
 
