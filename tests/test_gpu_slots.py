@@ -226,7 +226,21 @@ def test_system_metrics_sample_the_held_gpus_through_nvml(ws, src, monkeypatch):
     nvml.nvmlDeviceGetHandleByIndex = lambda index: index
     nvml.nvmlDeviceGetMemoryInfo = lambda h: types.SimpleNamespace(used=1000 + h)
     nvml.nvmlDeviceGetUtilizationRates = lambda h: types.SimpleNamespace(gpu=40 + h)
-    monkeypatch.setitem(sys.modules, "pynvml", nvml)
+    monkeypatch.setitem(sys.modules, "pynvml", nvml)  # a supervisor forked from here
+    # An exec'd supervisor (this process has threads under xdist) imports the same
+    # stand-in from a file.
+    fake = src.parent / "fake-nvml"
+    fake.mkdir()
+    (fake / "pynvml.py").write_text(textwrap.dedent("""
+        import types
+        nvmlInit = lambda: None
+        nvmlDeviceGetCount = lambda: 2
+        nvmlDeviceGetHandleByIndex = lambda index: index
+        nvmlDeviceGetMemoryInfo = lambda h: types.SimpleNamespace(used=1000 + h)
+        nvmlDeviceGetUtilizationRates = lambda h: types.SimpleNamespace(gpu=40 + h)
+    """))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
+        p for p in (str(fake), os.environ.get("PYTHONPATH")) if p))
     configure(ws, "gpus: [0, 1]\nsample_interval_seconds: 0.1\n")
     run = Experiment(ws, "gpus").submit(
         ScriptRunConfig(str(src), "show.py", ["0.8"], resources={"gpu": 1}))

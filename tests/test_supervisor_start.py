@@ -211,6 +211,25 @@ def test_cancel_right_after_submit_always_ends_canceled(ws, src, mode):
     assert ["Canceled"] * 20 == report["statuses"]
 
 
+def test_waiting_works_with_over_1024_descriptors_open(ws, src):
+    """A submitter holding 1,100 descriptors (a notebook with many workspaces) still
+    waits for its run, and for a run it did not start (select() would refuse both)."""
+    report = drive(ws, src, """
+        import resource
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft < 2048 and (hard == resource.RLIM_INFINITY or hard >= 2048):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (2048, hard))
+        held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+        mine = exp.submit(cfg("quick.py"))
+        first = mine.wait_for_completion()["status"]
+        other = exp.submit(cfg("quick.py"))
+        second = other.wait_for_completion(show_output=True)["status"]  # watches files
+        report(first=first, second=second, top=max(held))
+    """)
+    assert report["top"] > 1024
+    assert ("Completed", "Completed") == (report["first"], report["second"])
+
+
 def test_show_names_the_supervisor_pid(ws, src):
     """``runner show`` names the supervisor's pid while the run goes on."""
     report = drive(ws, src, """

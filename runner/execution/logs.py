@@ -96,8 +96,9 @@ class Watcher:
             changed = self._event.wait(timeout)
             self._event.clear()
             return changed
-        ready, _, _ = select.select([self._fd], [], [], timeout)
-        if not ready:
+        poller = select.poll()  # not select(): descriptors above 1,024 must work too
+        poller.register(self._fd, select.POLLIN)
+        if not poller.poll(max(timeout, 0.0) * 1000):
             return False
         try:
             while os.read(self._fd, 65536):

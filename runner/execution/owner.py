@@ -103,7 +103,7 @@ class RunOwner:
         """Wait until a signal arrives or ``timeout`` passes."""
         if timeout > 0:
             try:
-                select.select([self._wake_r], [], [], timeout)
+                readable(self._wake_r, timeout)
             except InterruptedError:  # pragma: no cover - PEP 475 retries
                 pass
         try:
@@ -140,6 +140,17 @@ class RunOwner:
         self.store.update_run(self.run_id, status=FINALIZING, only_if_status=from_statuses)
         self._touch(FINALIZING)
         return row
+
+
+def readable(fd: int, timeout: float | None) -> bool:
+    """Wait up to ``timeout`` seconds (None: no limit) until ``fd`` is readable.
+
+    ``poll``, not ``select``: a process with over 1,024 descriptors open (a
+    notebook with many workspaces) must still wait.
+    """
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(None if timeout is None else max(timeout, 0.0) * 1000))
 
 
 def os_threads() -> int | None:
@@ -308,7 +319,7 @@ def _read_until_closed(fd: int, timeout: float) -> tuple[bytes, bool]:
     deadline = time.monotonic() + timeout
     while True:
         left = deadline - time.monotonic()
-        if left <= 0 or not select.select([fd], [], [], left)[0]:
+        if left <= 0 or not readable(fd, left):
             return data, False
         chunk = os.read(fd, 64)
         if not chunk:
@@ -422,9 +433,9 @@ class _Exited:
             return True
         if self.fd is not None:
             try:
-                ready, _, _ = select.select([self.fd], [], [], timeout)
-            except (OSError, ValueError):
-                ready = [self.fd]
+                ready = readable(self.fd, timeout)
+            except OSError:
+                ready = True
             if ready:
                 self._close()
                 self._set = True
