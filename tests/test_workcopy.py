@@ -33,7 +33,7 @@ paths.runner_dir.mkdir(parents=True, exist_ok=True)
 src = base / "src"
 info = take_snapshot(paths, src)
 dest = base / "run"
-mode = working_copy(paths, info.id, dest)
+mode = working_copy(paths, info.id, dest, sys.argv[2])
 out = {"mode": mode}
 try:
     with open(dest / "data.txt", "r+") as f:
@@ -53,7 +53,7 @@ print(json.dumps(out))
 """
 
 
-def run_case(tmp_path: Path, *prefix: str) -> dict:
+def run_case(tmp_path: Path, *prefix: str, mode: str = "link") -> dict:
     """Snapshot a small tree, make a working copy, try to change it; what happened."""
     src = tmp_path / "src"
     (src / "lib").mkdir(parents=True)
@@ -64,7 +64,7 @@ def run_case(tmp_path: Path, *prefix: str) -> dict:
     (src / "run.sh").chmod(0o755)
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     proc = subprocess.run([*prefix, sys.executable, "-c", textwrap.dedent(CASE),
-                           str(tmp_path)], capture_output=True, text=True, env=env,
+                           str(tmp_path), mode], capture_output=True, text=True, env=env,
                           timeout=60)
     assert 0 == proc.returncode, proc.stderr
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -114,3 +114,30 @@ def test_a_process_that_can_write_read_only_files_gets_a_real_copy(tmp_path):
     assert not out["same_inode"] and out["exec"]
     assert {"data.txt": "original data\n", "notes.txt": "original notes\n"} == out["stored"]
     assert {"data.txt": "XXXXinal data\n", "notes.txt": "the run's own"} == out["seen"]
+
+
+def test_the_default_working_copy_lets_a_script_edit_its_files_in_place():
+    """With the default ``working_copy: copy`` a process that the read-only mode binds
+    still gets its own files: the in-place write works and the snapshot is unchanged."""
+    prefix = unprivileged_prefix()
+    if prefix is None:
+        pytest.skip("running as root without setpriv: cannot drop CAP_DAC_OVERRIDE")
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="workcopy-") as tmp:
+        os.chmod(tmp, 0o755)
+        out = run_case(Path(tmp), *prefix, mode="copy")
+    assert ("copy", "ok") == (out["mode"], out["write"])
+    assert {"data.txt": "original data\n", "notes.txt": "original notes\n"} == out["stored"]
+
+
+def test_working_copy_setting_is_checked(tmp_path):
+    """config.yaml's working_copy is 'copy' by default and anything but copy/link is a
+    ConfigError naming the setting."""
+    from runner.api.workconfig import config_from_dict
+    from runner.core.errors import ConfigError
+
+    assert "copy" == config_from_dict({}, "config.yaml").working_copy
+    assert "link" == config_from_dict({"working_copy": "link"}, "config.yaml").working_copy
+    with pytest.raises(ConfigError, match="working_copy"):
+        config_from_dict({"working_copy": "hardlink"}, "config.yaml")

@@ -38,6 +38,12 @@ TEMPLATE = """\
 # (a fresh `python -m runner.execution.supervisor RUN_ID` process).
 # supervisor_start: fork
 
+# A run's working copy of its snapshot: "copy" (every file the run's own) or "link"
+# (hard links to the read-only stored files where the kernel enforces their mode:
+# one link() per file instead of a copy, much faster for big trees, but a script
+# can then not open a snapshot file for writing in place; replacing it works).
+# working_copy: copy
+
 # GPU ids runs may be given (`runner submit --gpus N`, resources={"gpu": N}). When
 # unset they are found with NVML (pip install "runner[gpu]") or nvidia-smi.
 # gpus: [0, 1, 2, 3]
@@ -70,6 +76,7 @@ class WorkspaceConfig:
     cancel_grace_seconds: float = 10.0
     sample_interval_seconds: float = 10.0
     supervisor_start: str = "fork" if hasattr(os, "fork") else "exec"
+    working_copy: str = "copy"
     #: name -> a validated target (``runner.targets``); see ``compute_targets`` above.
     compute_targets: dict[str, Any] = field(default_factory=dict)
     #: GPU ids of this machine, overriding discovery (``runner.execution.gpus``).
@@ -83,6 +90,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "cancel_grace_seconds": (int, float),
     "sample_interval_seconds": (int, float),
     "supervisor_start": (str,),
+    "working_copy": (str,),
     "compute_targets": (dict,),
     "gpus": (list,),
 }
@@ -189,6 +197,12 @@ def config_from_dict(data: dict[str, Any], source: str = "config") -> WorkspaceC
             f"setting 'supervisor_start' in {source} must be 'fork' or 'exec', "
             f"not {config.supervisor_start!r}.",
             key="supervisor_start", path=source,
+        )
+    if config.working_copy not in ("copy", "link"):
+        raise ConfigError(
+            f"setting 'working_copy' in {source} must be 'copy' or 'link', "
+            f"not {config.working_copy!r}.",
+            key="working_copy", path=source,
         )
     return config
 

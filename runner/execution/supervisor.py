@@ -133,7 +133,8 @@ class Supervisor(RunOwner):
         logs.mkdir(parents=True, exist_ok=True)
         snapshot_id = self.row["snapshot_id"]
         if snapshot_id:
-            _workcopy.working_copy(paths, snapshot_id, self.run_dir)
+            _workcopy.working_copy(paths, snapshot_id, self.run_dir,
+                                   self.config.working_copy)
         env_spec = self.private.get("environment", self.definition.get("environment"))
         managed = env_spec is not None and \
             not canonical(env_spec)["python"]["user_managed_dependencies"]

@@ -47,9 +47,18 @@ def blobs_are_protected(paths: WorkspacePaths) -> bool:
         return False
 
 
+#: ``config.yaml`` ``working_copy`` values: ``copy`` (the default: every file is the
+#: run's own, as in Azure ML v1) or ``link`` (hard links where that is safe).
+MODES = ("copy", "link")
+
+
 def working_copy(paths: WorkspacePaths, snapshot_id: str,
-                 dest_dir: str | os.PathLike[str]) -> str:
+                 dest_dir: str | os.PathLike[str], mode: str = "copy") -> str:
     """Make a run's working copy of a snapshot in ``dest_dir``; returns ``link`` or ``copy``.
+
+    With ``mode="copy"`` (the default) every file is a real copy (reflinks where
+    the filesystem has them): a script may edit its files in place, as it could
+    in Azure ML v1. ``mode="link"`` asks for the linked copy described below.
 
     Where blobs are protected by their mode (:func:`blobs_are_protected`), every
     file that is not executable is a hard link to its read-only blob: the copy of
@@ -65,7 +74,9 @@ def working_copy(paths: WorkspacePaths, snapshot_id: str,
         NotFoundError: No snapshot has this id.
         SnapshotError: The copy failed (the message names the folder).
     """
-    if not blobs_are_protected(paths):
+    if mode not in MODES:
+        raise ValueError(f"working copy mode must be one of {MODES}, not {mode!r}")
+    if mode == "copy" or not blobs_are_protected(paths):
         materialize(paths, snapshot_id, dest_dir)
         return "copy"
     write_snapshot(paths, snapshot_id, dest_dir, link=True)
