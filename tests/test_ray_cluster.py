@@ -8,8 +8,11 @@ outputs kept.
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import socket
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -127,6 +130,7 @@ def test_cancel_stops_the_job_and_its_whole_process_tree(
 
 
 FAILING = """
+import json
 import os
 from runner import Run
 run = Run.get_context()
@@ -155,3 +159,202 @@ def test_a_job_that_raises_ends_failed_with_its_outputs_kept(
     assert "kept" == (run.folder / "outputs" / "partial.txt").read_text()
     assert {"progress": 0.5} == run.get_metrics()
     assert "Traceback" in (run.folder / "logs" / "std_log.txt").read_text()
+
+
+TASKS = """
+import json
+import os
+import ray
+from runner import Run
+from runner.api.remote_http import HttpClient, PermanentError
+run = Run.get_context()
+run.log("driver", 1)
+
+@ray.remote(num_cpus=0)
+def work(i):
+    from runner import Run
+    task_run = Run.get_context()
+    task_run.log("task", i)
+    task_run.flush()
+    return task_run.id
+
+ray.init()
+# The head has 2 CPUs; the job's driver holds the one it asked for (entrypoint_num_cpus).
+print("CPU-FREE", ray.available_resources().get("CPU"), "OF", ray.cluster_resources()["CPU"],
+      flush=True)
+print("TASK-RUNS", sorted(set(ray.get([work.remote(i) for i in range(3)]))), flush=True)
+client = HttpClient(os.environ["RUNNER_TRACKING_URI"], os.environ["RUNNER_TRACKING_TOKEN"],
+                    os.environ["RUNNER_TRACKING_CA"])
+batch = {"metrics": [{"name": "x", "kind": "scalar", "values": [1], "steps": None}]}
+try:
+    client.json("POST", "/api/v1/runs/OTHER_RUN/metrics".replace("OTHER_RUN", os.environ["OTHER"]),
+                batch)
+    print("OTHER-WRITE 200", flush=True)
+except PermanentError as exc:
+    print(f"OTHER-WRITE {exc.status}", flush=True)
+"""
+
+
+def test_tasks_log_over_tls_with_a_per_run_token_and_the_driver_asks_for_a_cpu(
+        ws: Workspace, tmp_path: Path):
+    """Over https with a self-signed certificate: Ray tasks log into the run through
+    Run.get_context() (the in-run package rides in py_modules); the job's token is refused
+    for another run and is not the workspace token; the driver asked for 1 CPU."""
+    pytest.importorskip("uvicorn")
+    from test_server import _self_signed
+
+    from runner.server import ServerThread
+    from runner.targets.ray_jobs import JobsClient
+
+    certfile, keyfile = _self_signed(tmp_path)
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "tasks.py").write_text(TASKS)
+    exp = Experiment(ws, "tasks")
+    other = exp.start_logging()
+    with ServerThread(ws, token="ws-token", certfile=str(certfile), keyfile=str(keyfile)) as srv:
+        target = RayCluster(ADDRESS, tracking_uri=srv.url, tracking_token="ws-token",
+                            tracking_ca=str(certfile))
+        config = ScriptRunConfig(str(tmp_path / "src"), "tasks.py", environment=_cluster_python(),
+                                 compute_target=target)
+        config.environment.environment_variables = {"OTHER": other.id}
+        run = exp.submit(config)
+        details = run.wait_for_completion(raise_on_error=False)
+    info = JobsClient(ADDRESS).info(run.id)
+    log = (run.folder / "logs" / "std_log.txt").read_text()
+    other.complete()
+
+    assert "Completed" == details["status"], log
+    assert {"driver": 1, "task": [0, 1, 2]} == {k: sorted(v) if isinstance(v, list) else v
+                                                for k, v in run.get_metrics().items()}
+    assert f"TASK-RUNS ['{run.id}']" in log
+    assert "OTHER-WRITE 403" in log
+    assert {} == other.get_metrics()
+    assert "CPU-FREE 1.0 OF 2.0" in log
+    assert "ws-token" not in json.dumps(info.get("runtime_env"))
+
+
+#: Seconds the tracking server is down after the script ended (its exit flush gives up
+#: after 5 s; the issue's 20 s proves nothing more, since the wrapper's horizon is minutes).
+OUTAGE_SECONDS = 8.0
+OUTAGE = """
+import os, sys, time
+from runner import Run
+run = Run.get_context()
+print("READY", flush=True)
+while not os.path.exists(sys.argv[1]):
+    time.sleep(0.05)
+for i in range(40):
+    run.log("v", i)
+"""
+
+
+def _serve(ws: Workspace, port: int) -> subprocess.Popen:
+    """`runner server` of ``ws`` on ``port`` in a process of its own, once it answers."""
+    proc = subprocess.Popen([sys.executable, "-m", "runner", "--workspace", str(ws.root),
+                             "server", "--port", str(port)], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return proc
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    raise AssertionError(f"runner server did not start: {proc.communicate()[1]!r}")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_no_value_is_lost_when_the_server_is_down_as_the_script_ends(
+        ws: Workspace, tmp_path: Path):
+    """The server stops before the script logs 40 values and ends, and comes back after the
+    script's own 5 s exit flush gave up: the job's wrapper sends the spooled batch then
+    (it retries for upload_seconds, 10 minutes by default), and all 40 values are stored
+    once, with no loss reported."""
+    pytest.importorskip("uvicorn")
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "outage.py").write_text(OUTAGE)
+    go = tmp_path / "go"
+    port = _free_port()
+    server = _serve(ws, port)
+    try:
+        target = RayCluster(ADDRESS, tracking_uri=f"http://127.0.0.1:{port}", upload_seconds=120)
+        run = Experiment(ws, "outage").submit(ScriptRunConfig(
+            str(tmp_path / "src"), "outage.py", arguments=[str(go)],
+            environment=_cluster_python(), compute_target=target))
+        log = run.folder / "logs" / "std_log.txt"
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and \
+                "READY" not in (log.read_text() if log.exists() else ""):
+            time.sleep(0.1)
+        server.terminate()
+        server.wait(10)
+        go.write_text("go")
+        time.sleep(OUTAGE_SECONDS)  # past the script's exit flush: only the spool saves them
+        server = _serve(ws, port)
+        details = run.wait_for_completion(raise_on_error=False)
+    finally:
+        server.terminate()
+        server.wait(10)
+
+    text = log.read_text()
+    assert "Completed" == details["status"], text
+    assert list(range(40)) == run.get_metrics()["v"]
+    assert "spooled write(s)" in text
+    assert [] == details["warnings"]
+    assert "runner.lost_values" not in run.get_properties()
+
+
+SLOW = """
+import time
+from runner import Run
+run = Run.get_context()
+print("READY", flush=True)
+for i in range(8):
+    run.log("step", i)
+    time.sleep(0.5)
+"""
+
+
+def test_a_run_whose_owner_was_killed_is_finished_by_runner_attach(
+        ws: Workspace, tracked: RayCluster, tmp_path: Path):
+    """SIGKILL the owner while the job runs: the record stays Running (not Failed) while Ray
+    finishes the job, and `runner attach` finishes it Completed with the log and metrics."""
+    import signal
+
+    from click.testing import CliRunner
+
+    from runner.cli.main import cli
+    from runner.store import proc as _proc
+    from runner.targets.ray_jobs import JobsClient
+
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "slow.py").write_text(SLOW)
+    run = Experiment(ws, "attach").submit(ScriptRunConfig(
+        str(tmp_path / "src"), "slow.py", environment=_cluster_python(), compute_target=tracked))
+    log = run.folder / "logs" / "std_log.txt"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and "READY" not in (log.read_text() if log.exists() else ""):
+        time.sleep(0.1)
+    row = ws.store.get_run(run.id)
+    assert _proc.is_alive(row["owner_pid"], row["owner_start"])
+    os.kill(row["owner_pid"], signal.SIGKILL)
+    client = JobsClient(ADDRESS)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and client.info(run.id)["status"] != "SUCCEEDED":
+        time.sleep(0.2)
+    between = run.get_status()
+
+    result = CliRunner().invoke(cli, ["--workspace", str(ws.root), "attach", run.id])
+
+    assert "Running" == between
+    assert 0 == result.exit_code, result.output
+    assert "Completed" in result.output
+    assert "Completed" == run.get_status()
+    assert list(range(8)) == run.get_metrics()["step"]
+    assert "READY" in log.read_text()

@@ -227,6 +227,9 @@ def replay_spool(client: HttpClient, run_id: str, spool_dir: str, deadline: floa
     for name in names:
         with open(os.path.join(spool_dir, name), encoding="utf-8") as f:
             records = [json.loads(line) for line in f if line.strip()]
+        if say is not None and records:
+            say(f"sending {len(records)} spooled write(s) of run {run_id} that the script "
+                "could not send")
         for record in records:
             why = _send_until(client, run_id, record, deadline)
             if why is not None:

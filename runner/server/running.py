@@ -28,6 +28,13 @@ def check_bind(host: str, token: str | None, *, tls: bool = False,
         UsageError: ``host`` is not loopback and ``token`` is empty, or there is no
             TLS and ``insecure`` is not given.
     """
+    require_token(
+        host, token,
+        f"serving on {host} (not a loopback address) needs a token: anyone who can "
+        "reach the server could write into this workspace's runs. Pass --token "
+        "(e.g. --token \"$(python -c 'import secrets; print(secrets.token_urlsafe(32))')\") "
+        "and give the same token to the runs (RayCluster(tracking_token=...)), or serve "
+        "on 127.0.0.1.")
     if not is_loopback(host) and not tls and not insecure:
         from ..core.errors import UsageError
 
@@ -36,13 +43,6 @@ def check_bind(host: str, token: str | None, *, tls: bool = False,
             "in clear text. Give --certfile and --keyfile (a certificate for the name the "
             "cluster uses), or serve on 127.0.0.1 behind a TLS reverse proxy or an SSH "
             "tunnel, or pass --insecure if the network is trusted.", host=host)
-    require_token(
-        host, token,
-        f"serving on {host} (not a loopback address) needs a token: anyone who can "
-        "reach the server could write into this workspace's runs. Pass --token "
-        "(e.g. --token \"$(python -c 'import secrets; print(secrets.token_urlsafe(32))')\") "
-        "and give the same token to the runs (RayCluster(tracking_token=...)), or serve "
-        "on 127.0.0.1.")
 
 
 def check_tls(certfile: str | None, keyfile: str | None) -> None:
@@ -125,6 +125,9 @@ class ServerThread:
         self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(timeout)
+            if self._thread.is_alive():  # connections still open: drop them
+                self._server.force_exit = True
+                self._thread.join(timeout)
         self._sock.close()
 
     def __enter__(self) -> ServerThread:

@@ -30,7 +30,7 @@ import urllib.request
 from typing import Any
 
 from ..core.errors import ConfigError, SnapshotError, UsageError
-from .ray_jobs import PACKAGE_LIMIT, JobsApiError, JobsClient, runtime_env_for, shipped_bytes
+from .ray_jobs import PACKAGE_LIMIT, JobsApiError, JobsClient, runtime_env_for
 
 INSTALLERS = ("pip", "uv")
 _CONFIG_KEYS = {"type", "address", "tracking_uri", "tracking_token_env", "token_env",
@@ -214,18 +214,19 @@ class RayCluster:
             raise UsageError(f"the Ray cluster at {self.address} does not answer its Jobs API "
                              f"({exc}); start it or fix the address of {self.label}.",
                              target=self.label) from None
-        check_tracking_server(self.tracking_uri, _reveal(self.tracking_token), ws.root)
+        check_tracking_server(self.tracking_uri, _reveal(self.tracking_token), ws.root,
+                              ca_pem=self.tracking_ca)
 
     def check_snapshot(self, snapshot: Any) -> None:
         """Refuse a snapshot the Jobs API would refuse (100 MiB per upload).
 
         Raises:
-            SnapshotError: the snapshot plus the shipped runner package is too big.
+            SnapshotError: the snapshot's zip would be too big.
         """
-        total = snapshot.bytes + shipped_bytes() + 256 * 1024
+        total = snapshot.bytes + 64 * 1024  # + the zip's own headers, generously
         if total > PACKAGE_LIMIT:
             raise SnapshotError(
-                f"the snapshot is {snapshot.bytes / 2**20:.1f} MiB; with the runner package "
+                f"the snapshot is {snapshot.bytes / 2**20:.1f} MiB; "
                 f"the job's working_dir would be {total / 2**20:.1f} MiB, over the Ray Jobs "
                 f"API's upload limit of {PACKAGE_LIMIT // 2**20} MiB. Leave data out of the "
                 "source folder (.amlignore) and read it from shared storage in the script.",
@@ -313,16 +314,17 @@ def check_reachability(address: str, tracking_uri: str | None) -> None:
             address=address, tracking_uri=tracking_uri)
 
 
-def check_tracking_server(uri: str, token: str | None, root: Any) -> None:
+def check_tracking_server(uri: str, token: str | None, root: Any,
+                          ca_pem: str | None = None) -> None:
     """The tracking server answers and serves the workspace at ``root``.
 
     Raises:
         UsageError: it does not answer, refuses the token, or serves another workspace.
     """
-    from ..api.remote_run import HttpClient, PermanentError, TransientError
+    from ..api.remote_http import HttpClient, PermanentError, TransientError
 
     try:
-        health = HttpClient(uri, token).json("GET", "/api/v1/health", timeout=5)
+        health = HttpClient(uri, token, ca_pem).json("GET", "/api/v1/health", timeout=5)
     except PermanentError as exc:
         hint = " (wrong or missing tracking_token?)" if exc.status == 401 else ""
         raise UsageError(f"the tracking server at {uri} refused us{hint}: {exc}.",
