@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -358,3 +359,71 @@ def test_a_run_whose_owner_was_killed_is_finished_by_runner_attach(
     assert "Completed" == run.get_status()
     assert list(range(8)) == run.get_metrics()["step"]
     assert "READY" in log.read_text()
+
+
+SSHD = shutil.which("sshd") or ("/usr/sbin/sshd" if os.path.exists("/usr/sbin/sshd") else None)
+
+
+@pytest.mark.skipif(not SSHD or not shutil.which("ssh") or not shutil.which("ssh-keygen")
+                    or not os.path.isdir("/run/sshd"),
+                    reason="needs sshd (with its /run/sshd), ssh and ssh-keygen")
+def test_the_ssh_tunnel_recipe_carries_a_run_to_a_server_the_cluster_cannot_reach(
+        ws: Workspace, tmp_path: Path):
+    """The README's NAT recipe on loopback: the job knows only the tunnel's port (ssh -R on
+    an sshd of its own), the server listens on another; the run's metrics arrive through."""
+    pytest.importorskip("uvicorn")
+    keys = tmp_path / "ssh"
+    keys.mkdir(mode=0o700)
+    for name in ("host", "user"):
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(keys / name)],
+                       check=True)
+    (keys / "authorized_keys").write_text((keys / "user.pub").read_text())
+    (keys / "authorized_keys").chmod(0o600)
+    ssh_port, tunnel_port, server_port = _free_port(), _free_port(), _free_port()
+    sshd = subprocess.Popen(
+        [SSHD, "-D", "-e", "-p", str(ssh_port), "-o", "ListenAddress=127.0.0.1",
+         "-h", str(keys / "host"), "-o", f"AuthorizedKeysFile={keys / 'authorized_keys'}",
+         "-o", "StrictModes=no", "-o", "PasswordAuthentication=no",
+         "-o", "GatewayPorts=clientspecified", "-o", f"PidFile={keys / 'sshd.pid'}"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    server = tunnel = None
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            assert sshd.poll() is None, sshd.communicate()[1]
+            try:
+                with socket.create_connection(("127.0.0.1", ssh_port), timeout=0.2):
+                    break
+            except OSError:
+                time.sleep(0.1)
+        server = _serve(ws, server_port)
+        tunnel = subprocess.Popen(
+            ["ssh", "-N", "-o", "ExitOnForwardFailure=yes", "-o", "BatchMode=yes",
+             "-o", "StrictHostKeyChecking=no", "-o", f"UserKnownHostsFile={keys / 'known'}",
+             "-i", str(keys / "user"), "-p", str(ssh_port),
+             "-R", f"127.0.0.1:{tunnel_port}:127.0.0.1:{server_port}", "127.0.0.1"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            assert tunnel.poll() is None, tunnel.communicate()[1]
+            try:
+                with socket.create_connection(("127.0.0.1", tunnel_port), timeout=0.2):
+                    break
+            except OSError:
+                time.sleep(0.1)
+        target = RayCluster(ADDRESS, tracking_uri=f"http://127.0.0.1:{tunnel_port}")
+        (tmp_path / "src").mkdir()
+        (tmp_path / "src" / "t.py").write_text(
+            "from runner import Run\nRun.get_context().log('through', 1)\n")
+        run = Experiment(ws, "tunnel").submit(ScriptRunConfig(
+            str(tmp_path / "src"), "t.py", environment=_cluster_python(),
+            compute_target=target))
+        details = run.wait_for_completion(raise_on_error=False)
+    finally:
+        for proc in (tunnel, server, sshd):
+            if proc is not None:
+                proc.terminate()
+                proc.wait(10)
+
+    assert "Completed" == details["status"]
+    assert {"through": 1} == run.get_metrics()
