@@ -7,8 +7,9 @@ no longer exists, by pid and start time, is recorded as Failed by the first
 reader to notice; a submitted run's orphaned script tree is ended.
 
 Except a run whose job was submitted to a remote target (a Ray job): its program
-does not depend on the owner, which only follows it, so the run keeps its status (``runner attach RUN``
-starts a new owner that finishes the record from the job's final status).
+does not depend on the owner, which only follows it, so the run keeps its status
+(``runner attach RUN``, or a waiter, starts a new owner that finishes the record
+from the job's final status).
 """
 
 from __future__ import annotations
