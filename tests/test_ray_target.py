@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-import json
+import os
 import socket
 import sys
 import zipfile
@@ -75,6 +75,12 @@ def test_a_configured_ray_target_becomes_a_ray_cluster():
     ({"type": "ray", "address": REMOTE, "installer": "conda"}, "installer"),
     ({"type": "ray", "address": REMOTE, "tracking_uri": "http://127.0.0.1:8765"}, "loopback"),
     ("http://head:8265", "mapping"),
+    ({"type": "ray", "address": REMOTE, "resources": {"worker": "one"}}, "resources"),
+    ({"type": "ray", "address": REMOTE, "resources": ["worker"]}, "resources"),
+    ({"type": "ray", "address": REMOTE, "labels": {"pool": 3}}, "labels"),
+    ({"type": "ray", "address": REMOTE, "tracking_ca": "/no/such/ca.pem"}, "tracking_ca"),
+    ({"type": "ray", "address": REMOTE, "upload_seconds": -5}, "upload_seconds"),
+    ({"type": "ray", "address": REMOTE, "interpreter": ""}, "interpreter"),
 ])
 def test_invalid_compute_targets_are_config_faults_naming_the_problem(entry, words):
     """Unknown keys, missing or malformed settings and unknown types are ConfigErrors."""
@@ -373,3 +379,66 @@ def test_a_snapshot_over_the_jobs_api_limit_is_refused_at_submit():
 
     assert ".amlignore" in info.value.message
     RayCluster("http://127.0.0.1:8265").check_snapshot(SimpleNamespace(id="s", bytes=10_000))
+
+
+def test_a_file_without_a_certificate_is_refused_as_tracking_ca(tmp_path: Path):
+    """tracking_ca must hold a PEM certificate; the error names the file."""
+    bad = tmp_path / "ca.pem"
+    bad.write_text("not a certificate\n")
+
+    with pytest.raises(UsageError, match="no PEM certificate") as info:
+        RayCluster(REMOTE, tracking_ca=str(bad))
+
+    assert str(bad) in info.value.message
+
+
+def _dead_owner_run(ws: Workspace, exp: Experiment, submitted: bool) -> str:
+    """A Running run on target 'ray' whose owner (a finished process) is gone."""
+    import subprocess
+    import time
+
+    from runner.store import proc as _proc
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    started = _proc.start_time(child.pid)
+    child.wait()
+    run_id = f"ray_{os.urandom(4).hex()}"
+    ws.store.insert_run(run_id, exp.name, type="script", status="Running", created=time.time(),
+                        start_time=time.time(), owner_pid=child.pid, owner_start=started,
+                        definition={"target": "ray"})
+    ws.paths.run_dir(run_id).mkdir(parents=True)
+    if submitted:
+        ws.store.add_properties(run_id, {"runner.target": "ray", "ray.submission_id": run_id})
+    return run_id
+
+
+def test_a_submitted_cluster_run_whose_owner_died_stays_running(ws: Workspace,
+                                                                exp: Experiment):
+    """The job goes on without the owner: a reader leaves the run Running (detached), but a
+    run whose owner died before submitting anything is Failed, as a local one."""
+    from runner import Run
+
+    kept = _dead_owner_run(ws, exp, submitted=True)
+    lost = _dead_owner_run(ws, exp, submitted=False)
+
+    assert "Running" == Run(exp, kept).get_status()
+    assert "Failed" == Run(exp, lost).get_status()
+    assert "before the job was submitted" in \
+        Run(exp, lost).get_details()["error"]["error"]["message"]
+
+
+def test_attach_refuses_runs_it_cannot_follow(ws: Workspace, exp: Experiment):
+    """runner attach names why: not a Ray run, or its owner still follows it."""
+    from runner.targets.ray_owner import attach
+
+    local = _dead_owner_run(ws, exp, submitted=False)
+    with pytest.raises(UsageError, match="not submitted to a Ray cluster"):
+        attach(ws, local)
+    followed = _dead_owner_run(ws, exp, submitted=True)
+    from runner.store import proc as _proc
+
+    pid, started = _proc.identity()
+    ws.store.update_run(followed, owner_pid=pid, owner_start=started)
+    ws.store.add_properties(followed, {"ray.address": REMOTE})
+    with pytest.raises(UsageError, match="followed by its owner"):
+        attach(ws, followed)
