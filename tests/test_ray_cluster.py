@@ -241,6 +241,9 @@ OUTAGE = """
 import os, sys, time
 from runner import Run
 run = Run.get_context()
+os.makedirs("outputs", exist_ok=True)
+with open("outputs/early.txt", "w") as f:
+    f.write("written before the end")
 print("READY", flush=True)
 while not os.path.exists(sys.argv[1]):
     time.sleep(0.05)
@@ -273,10 +276,10 @@ def _free_port() -> int:
 
 def test_no_value_is_lost_when_the_server_is_down_as_the_script_ends(
         ws: Workspace, tmp_path: Path):
-    """The server stops before the script logs 40 values and ends, and comes back after the
-    script's own 5 s exit flush gave up: the job's wrapper sends the spooled batch then
-    (it retries for upload_seconds, 10 minutes by default), and all 40 values are stored
-    once, with no loss reported."""
+    """outputs/ go up while the script runs (sync_seconds). The server stops before the
+    script logs 40 values and ends, and comes back after the script's own 5 s exit flush
+    gave up: the job's wrapper sends the spooled batch then (it retries for upload_seconds,
+    10 minutes by default), and all 40 values are stored once, with no loss reported."""
     pytest.importorskip("uvicorn")
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "outage.py").write_text(OUTAGE)
@@ -284,7 +287,8 @@ def test_no_value_is_lost_when_the_server_is_down_as_the_script_ends(
     port = _free_port()
     server = _serve(ws, port)
     try:
-        target = RayCluster(ADDRESS, tracking_uri=f"http://127.0.0.1:{port}", upload_seconds=120)
+        target = RayCluster(ADDRESS, tracking_uri=f"http://127.0.0.1:{port}", upload_seconds=120,
+                            sync_seconds=1)
         run = Experiment(ws, "outage").submit(ScriptRunConfig(
             str(tmp_path / "src"), "outage.py", arguments=[str(go)],
             environment=_cluster_python(), compute_target=target))
@@ -293,6 +297,11 @@ def test_no_value_is_lost_when_the_server_is_down_as_the_script_ends(
         while time.monotonic() < deadline and \
                 "READY" not in (log.read_text() if log.exists() else ""):
             time.sleep(0.1)
+        early = run.folder / "outputs" / "early.txt"
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not early.exists():
+            time.sleep(0.1)
+        uploaded_while_running = early.exists() and run.get_status() == "Running"
         server.terminate()
         server.wait(10)
         go.write_text("go")
@@ -305,6 +314,7 @@ def test_no_value_is_lost_when_the_server_is_down_as_the_script_ends(
 
     text = log.read_text()
     assert "Completed" == details["status"], text
+    assert uploaded_while_running
     assert list(range(40)) == run.get_metrics()["v"]
     assert "spooled write(s)" in text
     assert [] == details["warnings"]

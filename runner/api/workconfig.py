@@ -63,6 +63,7 @@ TEMPLATE = """\
 #     interpreter: /opt/venv/bin/python        # the cluster's Python (default: the job's)
 #     upload_seconds: 600                      # retry unsent records this long after the end
 #     grace_seconds: 10                        # SIGTERM -> SIGKILL of a stopped job
+#     sync_seconds: 10                         # upload changed outputs/ this often
 #     installer: pip                           # pip or uv: managed environments on the cluster
 """
 

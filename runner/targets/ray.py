@@ -35,11 +35,14 @@ from .ray_jobs import PACKAGE_LIMIT, JobsApiError, JobsClient, runtime_env_for
 INSTALLERS = ("pip", "uv")
 _CONFIG_KEYS = {"type", "address", "tracking_uri", "tracking_token_env", "token_env",
                 "num_cpus", "num_gpus", "memory", "installer", "resources", "labels",
-                "interpreter", "tracking_ca", "upload_seconds", "grace_seconds"}
+                "interpreter", "tracking_ca", "upload_seconds", "grace_seconds",
+                "sync_seconds"}
 #: Seconds the job keeps retrying its unsent records and outputs after the script ends.
 UPLOAD_SECONDS = 600.0
 #: Seconds between Ray's SIGTERM and its SIGKILL of a stopped job, for the last uploads.
 GRACE_SECONDS = 10.0
+#: Seconds between uploads of what changed in outputs/ and logs/ while a script runs.
+SYNC_SECONDS = 10.0
 
 
 
@@ -89,6 +92,8 @@ class RayCluster:
             after the script ended (a tracking server that is down or restarting).
         grace_seconds: seconds between Ray's SIGTERM and SIGKILL of a canceled or timed
             out job (Ray's ``RAY_JOB_STOP_WAIT_TIME_S``), for the last uploads.
+        sync_seconds: how often the job uploads what changed in ``outputs/`` and
+            ``logs/`` while the script runs.
         installer: ``pip`` or ``uv`` (needs uv in the cluster's environment) for
             managed environments.
         name: the name under ``compute_targets`` it came from, if any.
@@ -107,7 +112,8 @@ class RayCluster:
                  memory: int | None = None, resources: dict[str, float] | None = None,
                  labels: dict[str, str] | None = None, interpreter: str | None = None,
                  tracking_ca: str | None = None, upload_seconds: float = UPLOAD_SECONDS,
-                 grace_seconds: float = GRACE_SECONDS, installer: str = "pip",
+                 grace_seconds: float = GRACE_SECONDS, sync_seconds: float = SYNC_SECONDS,
+                 installer: str = "pip",
                  name: str | None = None) -> None:
         self.address = _check_url(address, "RayCluster address")
         self.tracking_uri = None if tracking_uri is None else \
@@ -125,6 +131,7 @@ class RayCluster:
         self.tracking_ca = _read_ca(tracking_ca)
         self.upload_seconds = _check_amount(upload_seconds, "upload_seconds")
         self.grace_seconds = _check_amount(grace_seconds, "grace_seconds")
+        self.sync_seconds = _check_amount(sync_seconds, "sync_seconds")
         if installer not in INSTALLERS:
             raise UsageError(f"installer must be one of {INSTALLERS}, not {installer!r}.")
         self.installer = installer
@@ -165,6 +172,7 @@ class RayCluster:
                        tracking_ca=entry.get("tracking_ca"),
                        upload_seconds=entry.get("upload_seconds", UPLOAD_SECONDS),
                        grace_seconds=entry.get("grace_seconds", GRACE_SECONDS),
+                       sync_seconds=entry.get("sync_seconds", SYNC_SECONDS),
                        installer=entry.get("installer", "pip"), name=name, **secrets)  # type: ignore[arg-type]
         except UsageError as exc:
             raise ConfigError(f"{where}: {exc.message}", key=f"compute_targets.{name}",
@@ -186,7 +194,8 @@ class RayCluster:
                 "num_gpus": self.num_gpus, "memory": self.memory, "resources": self.resources,
                 "labels": self.labels, "interpreter": self.interpreter,
                 "tracking_ca": self.tracking_ca, "upload_seconds": self.upload_seconds,
-                "grace_seconds": self.grace_seconds, "installer": self.installer}
+                "grace_seconds": self.grace_seconds, "sync_seconds": self.sync_seconds,
+                "installer": self.installer}
 
     # ------------------------------------------------------------ submit-time checks
 

@@ -452,4 +452,5 @@ def job_spec(definition: dict[str, Any], env: dict[str, Any] | None,
             "interpreter": interpreter,
             "python_version": env["python"]["version"] if env else None,
             "upload_seconds": settings.get("upload_seconds"),
-            "grace_seconds": settings.get("grace_seconds")}
+            "grace_seconds": settings.get("grace_seconds"),
+            "sync_seconds": settings.get("sync_seconds")}

@@ -10,13 +10,14 @@ on ``PYTHONPATH`` through the job's ``py_modules``. This wrapper:
    there as a child process (through the boot file local runs use: an uncaught
    exception is recorded as the run's error), its output going to the job's log;
    it announces the script's start (a ``runner-event:`` line the owner reads);
-3. when the script ends, however it ends: sends the recorded error, replays the
-   spool of writes the script could not send (``RUNNER_SPOOL_DIR``), and uploads
-   ``outputs/`` and ``logs/``, retrying for ``upload_seconds`` (10 minutes by
+3. while the script runs, uploads what changed in ``outputs/`` and ``logs/`` every
+   10 s; when the script ends, however it ends: sends the recorded error, replays
+   the spool of writes the script could not send (``RUNNER_SPOOL_DIR``), and
+   uploads the files changed since, retrying for ``upload_seconds`` (10 minutes by
    default) while the tracking server is down; what still could not be sent is
    announced as lost. On SIGTERM (Ray stopping the job) it waits for the script
-   briefly and uploads what it can before Ray's SIGKILL (``RAY_JOB_STOP_WAIT_TIME_S``,
-   set from the target's ``grace_seconds``);
+   briefly and uploads what it can before Ray's SIGKILL
+   (``RAY_JOB_STOP_WAIT_TIME_S``, set from the target's ``grace_seconds``);
 4. exits with the script's exit status (128 + N for a signal N).
 
 Standard library plus the shipped ``runner`` package only.
@@ -41,7 +42,59 @@ TERM_SECONDS = 2.5
 #: Files of logs/ that the run's owner writes from the job's log.
 RESERVED = ("logs/std_log.txt", "logs/env_build.txt")
 
+#: Seconds between uploads of what changed in outputs/ and logs/ while the script runs.
+SYNC_SECONDS = 10.0
+
 _terminated: list[float] = []
+
+
+def _signature(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns
+
+
+class _Syncer:
+    """Uploads changed files of outputs/ and logs/ every ``every`` seconds while the
+    script runs, so that the end (or a cancel's short grace) has little left to send."""
+
+    def __init__(self, client: Any, run_id: str, root: str, every: float) -> None:
+        import threading
+
+        self.every = every
+        self.client = client
+        self.run_id = run_id
+        self.root = root
+        self.sent: dict[str, tuple[int, int]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="runner-sync", daemon=True)
+
+    def start(self) -> _Syncer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(30.0)
+
+    def changed(self) -> list[tuple[str, str]]:
+        """Files whose size or mtime differ from what was last uploaded."""
+        return [(name, path) for name, path in _record_files(self.root)
+                if self.sent.get(name) != _signature(path)]
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.every):
+            for name, path in self.changed():
+                if self._stop.is_set():
+                    return
+                before = _signature(path)
+                if before is None or time.time_ns() - before[1] < 1_000_000_000:
+                    continue  # being written right now: next round
+                if _upload(self.client, self.run_id, name, path,
+                           time.monotonic() + 30.0) is None and _signature(path) == before:
+                    self.sent[name] = before
 
 
 def _on_term(signum: int, frame: object) -> None:
@@ -151,7 +204,10 @@ def main() -> int:
 
     python = _interpreter(job)
     announce({"started": time.time(), "run": ctx.run_id})
+    syncer = _Syncer(client, ctx.run_id, root,
+                     float(job.get("sync_seconds") or SYNC_SECONDS)).start()
     returncode = _run_script(job, python, error_file)
+    syncer.stop()
 
     # Send the recorded error, the spool, then the record folders, within the time left.
     horizon = float(job.get("upload_seconds") or UPLOAD_SECONDS)
@@ -179,7 +235,7 @@ def main() -> int:
                 delay = min(delay * 2, 5.0)
     for key, count in replay_spool(client, ctx.run_id, spool, deadline, say=_say).items():
         lost[key] += count
-    files = _record_files(root)
+    files = syncer.changed()  # the rest went up while the script ran
     if files:
         with ThreadPoolExecutor(max_workers=4) as pool:
             results = list(pool.map(
