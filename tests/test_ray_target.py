@@ -442,3 +442,18 @@ def test_attach_refuses_runs_it_cannot_follow(ws: Workspace, exp: Experiment):
     ws.store.add_properties(followed, {"ray.address": REMOTE})
     with pytest.raises(UsageError, match="followed by its owner"):
         attach(ws, followed)
+
+
+def test_a_source_too_big_for_the_jobs_api_is_refused_before_it_is_copied(tmp_path: Path):
+    """check_source (called by submit before take_snapshot) measures the files a snapshot
+    would take: over 100 MiB it refuses; a small source passes."""
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "train.py").write_text("print('hi')\n")
+    with open(source / "data.bin", "wb") as f:  # sparse: big on paper, nothing on disk
+        f.truncate(PACKAGE_LIMIT + 1)
+
+    with pytest.raises(SnapshotError, match="100 MiB"):
+        RayCluster("http://127.0.0.1:8265").check_source(source)
+    (source / "data.bin").unlink()
+    RayCluster("http://127.0.0.1:8265").check_source(source)

@@ -241,6 +241,19 @@ class RayCluster:
                 "source folder (.amlignore) and read it from shared storage in the script.",
                 snapshot_id=snapshot.id)
 
+    def check_source(self, source: Any) -> None:
+        """:meth:`check_snapshot` on the files the snapshot would take, before it is taken,
+        so that a refused source leaves no copy in the snapshot store.
+
+        Raises:
+            SnapshotError: the source's files are too big for the Jobs API.
+        """
+        from types import SimpleNamespace
+
+        from ..snapshot.snapshots import select_files
+
+        self.check_snapshot(SimpleNamespace(bytes=select_files(source).total_bytes, id=None))
+
     def start(self, ws: Any, run_id: str, private: dict[str, Any], mode: str) -> int:
         """Start the owner process of run ``run_id``; returns its pid."""
         from .ray_owner import start_owner
