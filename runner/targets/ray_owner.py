@@ -70,6 +70,8 @@ POLL_FAST = 0.1
 POLL_SLOW = 1.0
 #: Seconds without an answer from the head before the run is given up as Failed.
 LOST_AFTER = 120.0
+#: Seconds a submission is retried while the head says it is busy (no job agent yet).
+SUBMIT_RETRY = 60.0
 #: Seconds a stopped job may take to reach a terminal state before we stop waiting.
 STOP_WAIT = 60.0
 
@@ -196,10 +198,27 @@ class RayOwner(RunOwner):
         if self._cancel_requested():
             self._finish(CANCELED, None)
             return False
-        try:
-            answer = self.client.submit(request)
-        except JobsApiError as exc:
-            return self._refused(f"the Ray cluster at {address} refused the job: {exc}")
+        answer = None
+        deadline = time.monotonic() + SUBMIT_RETRY
+        while answer is None:
+            try:
+                answer = self.client.submit(request) or {}
+            except JobsApiError as exc:
+                try:  # an earlier try that got through, its answer lost: submitted
+                    if self.client.info(self.run_id) is not None:
+                        answer = {}
+                        break
+                except JobsApiError:
+                    pass
+                # A head that has just started answers before its job agent is up.
+                busy = exc.status is None or exc.status >= 500 or "try again" in str(exc)
+                if not busy or time.monotonic() > deadline:
+                    return self._refused(f"the Ray cluster at {address} refused the job: {exc}")
+                self._log(f"submitting: {exc}; trying again")
+                self._sleep(1.0)
+                if self._cancel_requested():
+                    self._finish(CANCELED, None)
+                    return False
         self.submitted = True
         self.store.add_properties(self.run_id, {
             "runner.target": "ray", "ray.address": address, "ray.submission_id": self.run_id,
