@@ -11,11 +11,13 @@ batches, in order, retrying with exponential backoff (capped) while the server
 is slow or down. The queue is bounded (:data:`MAX_BUFFER_BYTES`): past it the
 oldest queued writes are dropped and counted. At exit (and on SIGTERM) the
 queue is flushed for a few seconds at most, so a dead server never hangs the
-script's exit; whatever could not be sent is reported on stderr, which is the
-run's log.
+script's exit; what is still queued then goes to the job-local spool
+(``RUNNER_SPOOL_DIR``, :mod:`runner.api.remote_http`) for the job's wrapper to
+send later, or, without a spool, is dropped, counted and announced on stderr,
+which is the run's log.
 
-Metric batches carry a sender id and a sequence number so that a batch retried
-after a lost response is not stored twice. Reads (``get_metrics``,
+Metric batches carry a sender id and a sequence number (kept in the spool) so
+that a batch retried after a lost response is not stored twice. Reads (``get_metrics``,
 ``get_tags``...) first flush, then ask the server.
 
 Standard library only: this module runs inside the job, where only the
