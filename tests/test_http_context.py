@@ -257,3 +257,20 @@ def test_without_a_spool_what_cannot_be_sent_is_announced_as_lost(
 
     events = [parse_event(line) for line in capfd.readouterr().err.splitlines()]
     assert [{"values": 5, "writes": 0}] == [e["lost"] for e in events if e]
+
+
+def test_child_runs_are_refused_on_a_remote_target_and_none_are_listed(
+        ws: Workspace, exp: Experiment, script_run):
+    """child_run() in a job on a cluster is a UsageError saying it is not supported and
+    what to do instead; get_children() there is empty, which is then the truth."""
+    from runner import UsageError
+
+    with ServerThread(ws) as srv:
+        run = _remote(srv.url, script_run(), exp)
+        with pytest.raises(UsageError, match="not supported in a run on a remote") as info:
+            run.child_run("part")
+        children = list(run.get_children())
+        run._http.close(1.0)
+
+    assert "name prefix" in info.value.message
+    assert [] == children
