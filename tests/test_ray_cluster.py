@@ -163,13 +163,14 @@ def test_a_job_that_raises_ends_failed_with_its_outputs_kept(
 
 
 TASKS = """
-import json
 import os
 import ray
+from azureml.core import Run as V1Run
 from runner import Run
 from runner.api.remote_http import HttpClient, PermanentError
 run = Run.get_context()
 run.log("driver", 1)
+print("V1-SAME", V1Run.get_context().id == run.id, flush=True)
 
 @ray.remote(num_cpus=0)
 def work(i):
@@ -199,7 +200,8 @@ except PermanentError as exc:
 def test_tasks_log_over_tls_with_a_per_run_token_and_the_driver_asks_for_a_cpu(
         ws: Workspace, tmp_path: Path):
     """Over https with a self-signed certificate: Ray tasks log into the run through
-    Run.get_context() (the in-run package rides in py_modules); the job's token is refused
+    Run.get_context() (the in-run package rides in py_modules; azureml.core's Run is the
+    same run); the job's token is refused
     for another run and is not the workspace token; the driver asked for 1 CPU."""
     pytest.importorskip("uvicorn")
     from test_server import _self_signed
@@ -228,6 +230,7 @@ def test_tasks_log_over_tls_with_a_per_run_token_and_the_driver_asks_for_a_cpu(
     assert {"driver": 1, "task": [0, 1, 2]} == {k: sorted(v) if isinstance(v, list) else v
                                                 for k, v in run.get_metrics().items()}
     assert f"TASK-RUNS ['{run.id}']" in log
+    assert "V1-SAME True" in log, [line for line in log.splitlines() if "V1" in line]
     assert "OTHER-WRITE 403" in log
     assert {} == other.get_metrics()
     assert "CPU-FREE 1.0 OF 2.0" in log
