@@ -337,7 +337,7 @@ class RayOwner(RunOwner):
         if self.lost["values"] or self.lost["writes"]:
             # The documented rule: losses do not change the status the job earned; they
             # are a warning and two properties, so no reader mistakes the record as whole.
-            system["warnings"] = [{"message": (
+            system["warnings"] = [{"source": "tracking", "code": "RecordsLost", "message": (
                 f"{self.lost['values']} metric value(s) and {self.lost['writes']} other write(s) "
                 "logged by the job could not be delivered to the tracking server and are "
                 "missing from this record (see the job's log).")}]
