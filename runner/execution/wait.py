@@ -70,7 +70,7 @@ def wait_for_completion(run: Run, *, show_output: bool = False,
                 streamer.pump()
             if status in RunStatus.TERMINAL:
                 break
-            if reaped is None and time.monotonic() >= next_check:
+            if (reaped is None or reaped.is_set()) and time.monotonic() >= next_check:
                 # A run on a cluster whose owner died: follow its job again, or wait forever.
                 next_check = time.monotonic() + REATTACH_CHECK
                 hooks.call("reattach", run)
