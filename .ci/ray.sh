@@ -78,7 +78,8 @@ start_head() {
   dash="${RUNNER_RAY_DASHBOARD_PORT:-$(free_port)}"
   client="$(free_port)"; agent="$(free_port)"
   RAY_TMP="$(mktemp -d -t rayci.XXXXXX)"
-  setsid "$VENV/bin/ray" start --head --block --disable-usage-stats --num-cpus=2 --port=0 \
+  # The venv first on PATH, as on a real cluster: a job's `python` is the one that has ray.
+  PATH="$VENV/bin:$PATH" setsid "$VENV/bin/ray" start --head --block --disable-usage-stats --num-cpus=2 --port=0 \
     --node-ip-address=127.0.0.1 --include-dashboard=true --dashboard-host=127.0.0.1 \
     --dashboard-port="$dash" --ray-client-server-port="$client" \
     --dashboard-agent-listen-port="$agent" \

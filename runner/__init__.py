@@ -210,13 +210,31 @@ def _ray_target(name: str, entry: dict[str, Any], source: str) -> Any:
     return RayCluster.from_config(name, entry, source)
 
 
+def _reattach(run: Any) -> bool:
+    """Start an owner for a run on a cluster whose owner died; True if one was started."""
+    from .store.liveness import reconcile
+
+    store = run.experiment.workspace.store
+    if not reconcile(store, store.get_run(run.id)).get("detached"):
+        return False
+    from .core.errors import UsageError
+    from .targets.ray_owner import attach
+
+    try:
+        attach(run.experiment.workspace, run.id, mode="exec")
+    except UsageError:  # another reader attached first, or the run ended meanwhile
+        return False
+    return True
+
+
 def _install_hooks() -> None:
     """Give the API what it needs from the layers above it (see ``runner.api.hooks``)."""
     from .api import hooks
 
     for name, function in (("submit", _submit), ("wait", _wait), ("cancel", _cancel),
                            ("repr_html", _repr_html), ("run_url", _run_url),
-                           ("context_run", _context_run), ("workspace", _workspace)):
+                           ("context_run", _context_run), ("workspace", _workspace),
+                           ("reattach", _reattach)):
         hooks.register(name, function)
     hooks.target_types["ray"] = _ray_target
     hooks.run_types["hyperdrive"] = _hyperdrive_run

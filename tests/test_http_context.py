@@ -212,3 +212,65 @@ def test_uploads_of_the_working_folders_outputs_are_left_to_the_wrapper(
 
     assert ["other/o.txt"] == ws.store.artifacts(run_id)
     assert "o" == (ws.paths.run_dir(run_id) / "other" / "o.txt").read_text()
+
+
+def test_what_a_dead_server_kept_from_the_script_is_spooled_and_replayed_once(
+        ws: Workspace, exp: Experiment, tmp_path, script_run, monkeypatch):
+    """With RUNNER_SPOOL_DIR set, closing with the server down writes the queued batch to
+    the spool instead of dropping it; replaying sends it once, and a second replay (an
+    answer lost, a wrapper restarted) stores nothing more."""
+    from runner.api.remote_http import HttpClient, replay_spool
+
+    run_id = script_run()
+    spool = tmp_path / "spool"
+    monkeypatch.setenv("RUNNER_SPOOL_DIR", str(spool))
+    dead = f"http://127.0.0.1:{_free_port()}"
+    run = _remote(dead, run_id, exp)
+    for i in range(40):
+        run.log("v", i)
+    run._write_pending()
+    run._http.close(0.3)
+
+    with ServerThread(ws) as srv:
+        client = HttpClient(srv.url)
+        first = replay_spool(client, run_id, str(spool), time.monotonic() + 10)
+        second = replay_spool(client, run_id, str(spool), time.monotonic() + 10)
+
+    assert {"values": 0, "writes": 0} == first == second
+    assert 1 == len(list(spool.glob("*.jsonl")))
+    assert list(range(40)) == Run(exp, run_id).get_metrics()["v"]
+    assert 0 == run._http.sender.dropped["values"]
+
+
+def test_without_a_spool_what_cannot_be_sent_is_announced_as_lost(
+        ws: Workspace, exp: Experiment, script_run, monkeypatch, capfd):
+    """With no spool the values are dropped, counted, and announced in a runner-event line
+    that the run's owner reads from the job's log."""
+    from runner.api.remote_http import parse_event
+
+    monkeypatch.delenv("RUNNER_SPOOL_DIR", raising=False)
+    run = _remote(f"http://127.0.0.1:{_free_port()}", script_run(), exp)
+    for i in range(5):
+        run.log("v", i)
+    run._write_pending()
+    run._http.close(0.3)
+
+    events = [parse_event(line) for line in capfd.readouterr().err.splitlines()]
+    assert [{"values": 5, "writes": 0}] == [e["lost"] for e in events if e]
+
+
+def test_child_runs_are_refused_on_a_remote_target_and_none_are_listed(
+        ws: Workspace, exp: Experiment, script_run):
+    """child_run() in a job on a cluster is a UsageError saying it is not supported and
+    what to do instead; get_children() there is empty, which is then the truth."""
+    from runner import UsageError
+
+    with ServerThread(ws) as srv:
+        run = _remote(srv.url, script_run(), exp)
+        with pytest.raises(UsageError, match="not supported in a run on a remote") as info:
+            run.child_run("part")
+        children = list(run.get_children())
+        run._http.close(1.0)
+
+    assert "name prefix" in info.value.message
+    assert [] == children

@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
-import json
+import os
 import socket
+import sys
 import zipfile
 from pathlib import Path
 from types import SimpleNamespace
@@ -28,12 +29,15 @@ from runner.api.workconfig import config_from_dict
 from runner.cli.main import cli
 from runner.targets.ray_jobs import (
     ENTRYPOINT,
-    MARKER,
     PACKAGE_LIMIT,
     STATUS_MAP,
-    build_package,
+    build_snapshot_package,
+    entrypoint_resources,
     job_request,
+    job_spec,
     runtime_env_for,
+    runtime_package,
+    snapshot_package_name,
     status_from_job,
 )
 
@@ -71,6 +75,12 @@ def test_a_configured_ray_target_becomes_a_ray_cluster():
     ({"type": "ray", "address": REMOTE, "installer": "conda"}, "installer"),
     ({"type": "ray", "address": REMOTE, "tracking_uri": "http://127.0.0.1:8765"}, "loopback"),
     ("http://head:8265", "mapping"),
+    ({"type": "ray", "address": REMOTE, "resources": {"worker": "one"}}, "resources"),
+    ({"type": "ray", "address": REMOTE, "resources": ["worker"]}, "resources"),
+    ({"type": "ray", "address": REMOTE, "labels": {"pool": 3}}, "labels"),
+    ({"type": "ray", "address": REMOTE, "tracking_ca": "/no/such/ca.pem"}, "tracking_ca"),
+    ({"type": "ray", "address": REMOTE, "upload_seconds": -5}, "upload_seconds"),
+    ({"type": "ray", "address": REMOTE, "interpreter": ""}, "interpreter"),
 ])
 def test_invalid_compute_targets_are_config_faults_naming_the_problem(entry, words):
     """Unknown keys, missing or malformed settings and unknown types are ConfigErrors."""
@@ -268,30 +278,65 @@ def test_environments_the_cluster_cannot_build_are_refused(env, words):
 
 
 def test_the_job_request_carries_the_run_id_variables_and_resources():
-    """submission_id is the run id; variables are strings; the run's resources win over the
-    target's defaults."""
+    """submission_id is the run id; variables are strings; the in-run package rides in
+    py_modules; the run's resources win over the target's defaults."""
     request = job_request(
         run_id="exp_1_ab", experiment="exp", package_uri="gcs://_ray_pkg_x.zip",
+        runtime_uri="gcs://_ray_pkg_r.zip",
         runtime_env={"pip": {"packages": ["six"]}}, env_vars={"N": 3},
         resources={"cpu": 2, "memory": 1.5 * 2**30}, settings={"num_cpus": 1, "num_gpus": 1})
 
     assert ENTRYPOINT == request["entrypoint"]
     assert "exp_1_ab" == request["submission_id"]
     assert {"pip": {"packages": ["six"]}, "working_dir": "gcs://_ray_pkg_x.zip",
-            "env_vars": {"N": "3"}} == request["runtime_env"]
+            "py_modules": ["gcs://_ray_pkg_r.zip"], "env_vars": {"N": "3"}} == \
+        request["runtime_env"]
     assert (2, 1, int(1.5 * 2**30)) == (request["entrypoint_num_cpus"],
                                         request["entrypoint_num_gpus"],
                                         request["entrypoint_memory"])
     assert "exp_1_ab" == request["metadata"]["runner_run_id"]
 
 
+@pytest.mark.parametrize("resources, settings, expected", [
+    ({}, {}, {"entrypoint_num_cpus": 1}),
+    ({"gpu": 2}, {}, {"entrypoint_num_cpus": 1, "entrypoint_num_gpus": 2}),
+    ({"cpu": 0}, {"num_cpus": 4}, {"entrypoint_num_cpus": 0}),
+    ({}, {"num_cpus": 4, "resources": {"worker": 1}, "labels": {"pool": "gpu"}},
+     {"entrypoint_num_cpus": 4, "entrypoint_resources": {"worker": 1.0},
+      "entrypoint_label_selector": {"pool": "gpu"}}),
+])
+def test_every_run_asks_for_resources_so_ray_queues_and_places_it(resources, settings,
+                                                                   expected):
+    """With nothing declared a run's driver asks for 1 CPU (never 0, which pins it to the
+    head unaccounted); a run's cpu/gpu win; custom resources and labels pass through."""
+    assert expected == entrypoint_resources(resources, settings)
+
+
+def test_this_machines_python_means_the_jobs_python_on_a_cluster():
+    """interpreter_path=sys.executable (as local scripts say) becomes the job's Python; any
+    other user-managed interpreter is kept as a path on the cluster."""
+    from runner.envs.prepare import canonical
+
+    env = Environment("here")
+    env.python.user_managed_dependencies = True
+    env.python.interpreter_path = sys.executable
+    other = Environment("there")
+    other.python.user_managed_dependencies = True
+    other.python.interpreter_path = "/opt/conda/bin/python"
+
+    assert "python" == job_spec({"script": "t.py"}, canonical(env), {})["interpreter"]
+    assert "/opt/conda/bin/python" == \
+        job_spec({"script": "t.py"}, canonical(other), {})["interpreter"]
+
+
 # ----------------------------------------------------------------------------- package
 
 
-def test_the_package_holds_the_snapshot_a_run_marker_and_the_runner(ws: Workspace,
-                                                                    tmp_path: Path):
-    """The zip has the snapshot's files, .runner_run_id, and .runner_pkg/ with the in-run
-    runner (no server or studio), the wrapper and the job; each run gets its own name."""
+def test_the_snapshot_package_is_the_same_bytes_for_the_same_snapshot(ws: Workspace,
+                                                                     tmp_path: Path):
+    """Two builds of one snapshot give identical zips under a name known from the snapshot
+    id alone (so an unchanged snapshot is found on the cluster without building anything);
+    the zip holds the snapshot's files and nothing per run."""
     from runner.snapshot.snapshots import take_snapshot
 
     source = tmp_path / "src"
@@ -299,31 +344,116 @@ def test_the_package_holds_the_snapshot_a_run_marker_and_the_runner(ws: Workspac
     (source / "train.py").write_text("print('hi')\n")
     (source / "pkg" / "data.txt").write_text("d")
     snapshot = take_snapshot(ws.paths, source)
-    job = {"script": "train.py", "arguments": ["--a", "1"]}
 
-    one = build_package(ws.paths, snapshot.id, "run-1", job, tmp_path / "one.zip")
-    two = build_package(ws.paths, snapshot.id, "run-2", job, tmp_path / "two.zip")
+    one = build_snapshot_package(ws.paths, snapshot.id, tmp_path / "one.zip")
+    two = build_snapshot_package(ws.paths, snapshot.id, tmp_path / "two.zip")
+
+    assert one.path.read_bytes() == two.path.read_bytes()
+    assert snapshot_package_name(snapshot.id) == one.name == two.name
+    assert {"train.py", "pkg/data.txt"} == {
+        n for n in zipfile.ZipFile(one.path).namelist() if not n.endswith("/")}
+    assert snapshot_package_name("another") != one.name
+
+
+def test_the_in_run_package_holds_the_runner_without_its_server_parts(tmp_path: Path):
+    """py_modules carries runner/ (no server, studio or cli), the boot file and the azureml
+    compatibility modules; it is named by its bytes, so rebuilding changes nothing."""
+    one = runtime_package(tmp_path / "a")
+    two = runtime_package(tmp_path / "b")
 
     names = set(zipfile.ZipFile(one.path).namelist())
-    with zipfile.ZipFile(one.path) as z:
-        marker = z.read(MARKER).decode()
-        shipped_job = json.loads(z.read(".runner_pkg/job.json"))
-    assert {"train.py", "pkg/data.txt", MARKER, ".runner_pkg/runner_wrapper.py",
-            ".runner_pkg/runner_boot.py", ".runner_pkg/runner/__init__.py",
-            ".runner_pkg/runner/api/remote_run.py",
-            ".runner_pkg/runner/compat/azureml/core/run.py"} <= names
-    assert not [n for n in names if "/_server/" in n or "/_studio/" in n or "__pycache__" in n]
-    assert ("run-1", job) == (marker, shipped_job)
-    assert one.name != two.name
-    assert one.name.startswith("_ray_pkg_") and one.name.endswith(".zip")
+    assert {"runner/__init__.py", "runner/api/remote_run.py", "runner/targets/wrapper.py",
+            "runner_job/boot.py", "runner/compat/azureml/core/run.py"} <= names
+    assert [] == [n for n in names if n.startswith(("runner/server/", "runner/studio/",
+                                                    "runner/cli/")) or "__pycache__" in n]
+    assert one.name == two.name
+    assert one.path.read_bytes() == two.path.read_bytes()
 
 
 def test_a_snapshot_over_the_jobs_api_limit_is_refused_at_submit():
     """Over 100 MiB with the runner package, the SnapshotError names the limit and the fix."""
-    snapshot = SimpleNamespace(id="s", bytes=PACKAGE_LIMIT - 1024)
+    snapshot = SimpleNamespace(id="s", bytes=PACKAGE_LIMIT - 1024)  # + zip headers: over
 
     with pytest.raises(SnapshotError, match="100 MiB") as info:
         RayCluster("http://127.0.0.1:8265").check_snapshot(snapshot)
 
     assert ".amlignore" in info.value.message
     RayCluster("http://127.0.0.1:8265").check_snapshot(SimpleNamespace(id="s", bytes=10_000))
+
+
+def test_a_file_without_a_certificate_is_refused_as_tracking_ca(tmp_path: Path):
+    """tracking_ca must hold a PEM certificate; the error names the file."""
+    bad = tmp_path / "ca.pem"
+    bad.write_text("not a certificate\n")
+
+    with pytest.raises(UsageError, match="no PEM certificate") as info:
+        RayCluster(REMOTE, tracking_ca=str(bad))
+
+    assert str(bad) in info.value.message
+
+
+def _dead_owner_run(ws: Workspace, exp: Experiment, submitted: bool) -> str:
+    """A Running run on target 'ray' whose owner (a finished process) is gone."""
+    import subprocess
+    import time
+
+    from runner.store import proc as _proc
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    started = _proc.start_time(child.pid)
+    child.wait()
+    run_id = f"ray_{os.urandom(4).hex()}"
+    ws.store.insert_run(run_id, exp.name, type="script", status="Running", created=time.time(),
+                        start_time=time.time(), owner_pid=child.pid, owner_start=started,
+                        definition={"target": "ray"})
+    ws.paths.run_dir(run_id).mkdir(parents=True)
+    if submitted:
+        ws.store.add_properties(run_id, {"runner.target": "ray", "ray.submission_id": run_id})
+    return run_id
+
+
+def test_a_submitted_cluster_run_whose_owner_died_stays_running(ws: Workspace,
+                                                                exp: Experiment):
+    """The job goes on without the owner: a reader leaves the run Running (detached), but a
+    run whose owner died before submitting anything is Failed, as a local one."""
+    from runner import Run
+
+    kept = _dead_owner_run(ws, exp, submitted=True)
+    lost = _dead_owner_run(ws, exp, submitted=False)
+
+    assert "Running" == Run(exp, kept).get_status()
+    assert "Failed" == Run(exp, lost).get_status()
+    assert "before the job was submitted" in \
+        Run(exp, lost).get_details()["error"]["error"]["message"]
+
+
+def test_attach_refuses_runs_it_cannot_follow(ws: Workspace, exp: Experiment):
+    """runner attach names why: not a Ray run, or its owner still follows it."""
+    from runner.targets.ray_owner import attach
+
+    local = _dead_owner_run(ws, exp, submitted=False)
+    with pytest.raises(UsageError, match="not submitted to a Ray cluster"):
+        attach(ws, local)
+    followed = _dead_owner_run(ws, exp, submitted=True)
+    from runner.store import proc as _proc
+
+    pid, started = _proc.identity()
+    ws.store.update_run(followed, owner_pid=pid, owner_start=started)
+    ws.store.add_properties(followed, {"ray.address": REMOTE})
+    with pytest.raises(UsageError, match="followed by its owner"):
+        attach(ws, followed)
+
+
+def test_a_source_too_big_for_the_jobs_api_is_refused_before_it_is_copied(tmp_path: Path):
+    """check_source (called by submit before take_snapshot) measures the files a snapshot
+    would take: over 100 MiB it refuses; a small source passes."""
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "train.py").write_text("print('hi')\n")
+    with open(source / "data.bin", "wb") as f:  # sparse: big on paper, nothing on disk
+        f.truncate(PACKAGE_LIMIT + 1)
+
+    with pytest.raises(SnapshotError, match="100 MiB"):
+        RayCluster("http://127.0.0.1:8265").check_source(source)
+    (source / "data.bin").unlink()
+    RayCluster("http://127.0.0.1:8265").check_source(source)

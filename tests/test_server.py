@@ -67,8 +67,17 @@ def test_serving_beyond_loopback_without_a_token_is_refused_as_bad_input():
     """A non-loopback address needs a token; with one it is allowed."""
     with pytest.raises(UsageError, match="needs a token"):
         check_bind("0.0.0.0", None)
-    check_bind("0.0.0.0", "s3cret")
+    check_bind("0.0.0.0", "s3cret", tls=True)
     check_bind("127.0.0.1", None)
+
+
+def test_serving_beyond_loopback_without_tls_is_refused_unless_insecure():
+    """A token in clear text over the network needs --certfile/--keyfile, or --insecure."""
+    with pytest.raises(UsageError, match="without TLS") as info:
+        check_bind("0.0.0.0", "s3cret")
+
+    assert "--insecure" in info.value.message
+    check_bind("0.0.0.0", "s3cret", insecure=True)
 
 
 def test_runner_server_refuses_a_public_host_without_a_token(ws: Workspace):
@@ -371,3 +380,108 @@ def test_runner_server_serves_the_studio_beside_the_tracking_api(ws: Workspace):
 
     assert (200, 200) == (asyncio.run(status("/api/v1/health")),
                           asyncio.run(status("/api/experiments")))
+
+
+def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and localhost, and its key (PEM files)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "runner test")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([
+                x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    certfile, keyfile = tmp_path / "cert.pem", tmp_path / "key.pem"
+    certfile.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    keyfile.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                          serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption()))
+    return certfile, keyfile
+
+
+def test_tls_on_loopback_with_a_self_signed_certificate(ws: Workspace, tmp_path: Path):
+    """With --certfile/--keyfile the server speaks https; a client given the certificate as
+    its CA is served, one without it refuses the connection."""
+    from runner.api.remote_http import HttpClient, TransientError
+
+    certfile, keyfile = _self_signed(tmp_path)
+    with ServerThread(ws, certfile=str(certfile), keyfile=str(keyfile)) as srv:
+        assert srv.url.startswith("https://127.0.0.1:")
+        health = HttpClient(srv.url, ca_pem=certfile.read_text()).json("GET", "/api/v1/health")
+        with pytest.raises(TransientError, match="CERTIFICATE_VERIFY_FAILED"):
+            HttpClient(srv.url).json("GET", "/api/v1/health")
+
+    assert "ok" == health["status"]
+
+
+def test_tls_needs_both_files(ws: Workspace, tmp_path: Path):
+    """A certificate without its key is refused before anything is served."""
+    certfile, _ = _self_signed(tmp_path)
+    with pytest.raises(UsageError, match="both --certfile and --keyfile"):
+        ServerThread(ws, certfile=str(certfile))
+
+
+def test_a_per_run_token_opens_its_own_run_only_and_only_while_it_runs(ws: Workspace,
+                                                                       exp: Experiment):
+    """The token derived for run A writes A; it is 403 for run B and for listings, 401 with
+    a forged MAC, and 409 for writes once A has ended; the workspace token opens all."""
+    from runner.api.remote_http import per_run_token
+
+    a, b = _script_run(ws, exp), _script_run(ws, exp)
+    token = per_run_token("ws-token", a)
+    forged = token[:-4] + ("0000" if not token.endswith("0000") else "1111")
+    batch = json.dumps({"sender": "s", "seq": 1, "metrics": [
+        {"name": "m", "kind": "scalar", "values": [1], "steps": None}]}).encode()
+    with ServerThread(ws, token="ws-token") as srv:
+        own = _request(srv, "POST", f"/api/v1/runs/{a}/metrics", batch, token=token)[0]
+        other = _request(srv, "POST", f"/api/v1/runs/{b}/metrics", batch, token=token)[0]
+        listing = _request(srv, "GET", "/api/v1/runs", token=token)[0]
+        bad = _request(srv, "POST", f"/api/v1/runs/{a}/metrics", batch, token=forged)[0]
+        ws.store.update_run(a, status="Completed", end_time=time.time())
+        late = _request(srv, "POST", f"/api/v1/runs/{a}/tags",
+                        json.dumps({"set": {"k": "v"}}).encode(), token=token)[0]
+        admin = _request(srv, "GET", "/api/v1/runs", token="ws-token")[0]
+
+    assert (200, 403, 403, 401, 409, 200) == (own, other, listing, bad, late, admin)
+    assert {"m": 1} == Run(exp, a).get_metrics()
+
+
+def test_metrics_logged_to_a_finished_run_are_refused(ws: Workspace, exp: Experiment):
+    """A metric batch for a run that has ended is a 409, with any token, and stores nothing."""
+    run_id = _script_run(ws, exp)
+    ws.store.update_run(run_id, status="Failed", end_time=time.time())
+    batch = json.dumps({"metrics": [{"name": "m", "kind": "scalar", "values": [1],
+                                     "steps": None}]}).encode()
+    with ServerThread(ws) as srv:
+        status, body = _request(srv, "POST", f"/api/v1/runs/{run_id}/metrics", batch)
+
+    assert 409 == status
+    assert "finished run" in body["error"]
+    assert {} == Run(exp, run_id).get_metrics()
+
+
+def test_a_batch_is_stored_once_even_across_a_server_restart(ws: Workspace, exp: Experiment):
+    """The (sender, seq) key is kept in the store: a retry after a restart adds nothing."""
+    run_id = _script_run(ws, exp)
+    batch = json.dumps({"sender": "job-1", "seq": 7, "metrics": [
+        {"name": "m", "kind": "scalar", "values": [1, 2], "steps": None}]}).encode()
+    with ServerThread(ws) as srv:
+        first = _request(srv, "POST", f"/api/v1/runs/{run_id}/metrics", batch)[1]
+    with ServerThread(ws) as srv:
+        again = _request(srv, "POST", f"/api/v1/runs/{run_id}/metrics", batch)[1]
+
+    assert ({"stored": 2}, {"stored": 0, "duplicate": True}) == (first, again)
+    assert {"m": [1, 2]} == Run(exp, run_id).get_metrics()

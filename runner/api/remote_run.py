@@ -11,11 +11,13 @@ batches, in order, retrying with exponential backoff (capped) while the server
 is slow or down. The queue is bounded (:data:`MAX_BUFFER_BYTES`): past it the
 oldest queued writes are dropped and counted. At exit (and on SIGTERM) the
 queue is flushed for a few seconds at most, so a dead server never hangs the
-script's exit; whatever could not be sent is reported on stderr, which is the
-run's log.
+script's exit; what is still queued then goes to the job-local spool
+(``RUNNER_SPOOL_DIR``, :mod:`runner.api.remote_http`) for the job's wrapper to
+send later, or, without a spool, is dropped, counted and announced on stderr,
+which is the run's log.
 
-Metric batches carry a sender id and a sequence number so that a batch retried
-after a lost response is not stored twice. Reads (``get_metrics``,
+Metric batches carry a sender id and a sequence number (kept in the spool) so
+that a batch retried after a lost response is not stored twice. Reads (``get_metrics``,
 ``get_tags``...) first flush, then ask the server.
 
 Standard library only: this module runs inside the job, where only the
@@ -33,9 +35,7 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 import uuid
 from collections import deque
 from pathlib import Path
@@ -43,6 +43,19 @@ from typing import IO, Any
 
 from ..core.errors import StoreError, UsageError
 from ..store import artifacts as _artifacts
+from .remote_http import (  # noqa: F401 - re-exported: the in-run HTTP API in one place
+    API,
+    CA_VAR,
+    REQUEST_TIMEOUT,
+    SPOOL_VAR,
+    HttpClient,
+    PermanentError,
+    TransientError,
+    announce,
+    per_run_token,
+    run_path,
+    spool_write,
+)
 from .run import Run
 
 #: Queued writes kept in memory while the server cannot be reached, in bytes of JSON.
@@ -52,8 +65,6 @@ MAX_BATCH_BYTES = 1024 * 1024
 #: Seconds of the first retry wait, and the cap of the doubling waits.
 BACKOFF_START = 0.2
 BACKOFF_CAP = 10.0
-#: Seconds one HTTP request may take.
-REQUEST_TIMEOUT = 10.0
 #: Seconds spent flushing at exit, and on SIGTERM (Ray kills 3 s after SIGTERM).
 EXIT_FLUSH_SECONDS = 5.0
 TERM_FLUSH_SECONDS = 1.5
@@ -61,81 +72,6 @@ TERM_FLUSH_SECONDS = 1.5
 HEARTBEAT_SECONDS = 30.0
 #: Seconds between two reports of dropped writes.
 REPORT_EVERY = 30.0
-API = "/api/v1"
-
-
-class TransientError(Exception):
-    """A request that may succeed later: no connection, a timeout, a 5xx, 408 or 429."""
-
-
-class PermanentError(Exception):
-    """A request the server refused (4xx): retrying would not help."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(f"HTTP {status}: {message}")
-        self.status = status
-
-
-class HttpClient:
-    """A tiny JSON-over-HTTP client of the tracking server (urllib, bearer token)."""
-
-    def __init__(self, base_url: str, token: str | None = None) -> None:
-        self.base = base_url.rstrip("/")
-        self.token = token
-
-    def request(self, method: str, path: str, body: bytes | IO[bytes] | None = None, *,
-                headers: dict[str, str] | None = None, length: int | None = None,
-                timeout: float = REQUEST_TIMEOUT) -> bytes:
-        """Send one request; return the response body.
-
-        Raises:
-            TransientError: worth retrying later.
-            PermanentError: the server refused it.
-        """
-        all_headers = dict(headers or {})
-        if self.token:
-            all_headers["Authorization"] = f"Bearer {self.token}"
-        if length is not None:
-            all_headers["Content-Length"] = str(length)
-        req = urllib.request.Request(self.base + path, data=body, method=method,  # type: ignore[arg-type]
-                                     headers=all_headers)
-        try:
-            with urllib.request.urlopen(req, timeout=max(timeout, 0.05)) as resp:
-                return resp.read()
-        except urllib.error.HTTPError as exc:
-            text = exc.read().decode("utf-8", "replace")[:500]
-            try:
-                text = json.loads(text).get("error", text)
-            except (ValueError, AttributeError):
-                pass
-            if exc.code >= 500 or exc.code in (408, 429):
-                raise TransientError(f"HTTP {exc.code}: {text}") from None
-            raise PermanentError(exc.code, text) from None
-        except (OSError, ValueError) as exc:  # URLError, timeouts, resets, bad status line
-            raise TransientError(f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}") from None
-
-    def json(self, method: str, path: str, payload: Any = None, *,
-             timeout: float = REQUEST_TIMEOUT) -> Any:
-        """Send ``payload`` as JSON (NaN and infinities allowed), return the parsed answer."""
-        body = None if payload is None else json.dumps(payload).encode()
-        raw = self.request(method, path, body, timeout=timeout,
-                           headers={"Content-Type": "application/json"} if body else None)
-        return json.loads(raw) if raw else None
-
-    def put_file(self, path: str, source: str | os.PathLike[str], *,
-                 timeout: float = REQUEST_TIMEOUT * 6) -> Any:
-        """Stream a file as the body of a PUT (never read into memory whole)."""
-        size = os.path.getsize(source)
-        with open(source, "rb") as f:
-            raw = self.request("PUT", path, f, length=size, timeout=timeout,
-                               headers={"Content-Type": "application/octet-stream"})
-        return json.loads(raw) if raw else None
-
-
-def run_path(run_id: str, *parts: str) -> str:
-    """``/api/v1/runs/<run_id>/<parts>`` with every part URL-quoted (``/`` kept in names)."""
-    quoted = [urllib.parse.quote(run_id, safe="")] + [urllib.parse.quote(p) for p in parts]
-    return f"{API}/runs/" + "/".join(quoted)
 
 
 class _Op:
@@ -228,7 +164,9 @@ class Sender:
             return True
 
     def close(self, timeout: float) -> None:
-        """Send what is queued for at most ``timeout`` seconds, then stop and report losses."""
+        """Send what is queued for at most ``timeout`` seconds, then stop. What is left
+        goes to the job-local spool when there is one (``RUNNER_SPOOL_DIR``), for the
+        job's wrapper to send later; otherwise it is lost, counted and reported."""
         with self._cond:
             if self._stopped:
                 return
@@ -238,14 +176,66 @@ class Sender:
         self.flush(timeout)
         with self._cond:
             self._stopped = True
-            lost = list(self._inflight) + list(self._queue)
+            left = list(self._inflight) + list(self._queue)
+            inflight_seq = self._seq if self._inflight and self._inflight[0].attempts else None
+            n_inflight = len(self._inflight)
             self._queue.clear()
             self._inflight = []
             self._bytes = 0
-            for op in lost:
-                self._count_drop(op)
             self._cond.notify_all()
+        if left and not self._spool(left, n_inflight, inflight_seq):
+            with self._cond:
+                for op in left:
+                    self._count_drop(op)
         self._report_drops(final=True)
+        if self._total_drops():
+            announce({"lost": dict(self.dropped), "run": self.run_id}, self._echo)
+
+    def _spool(self, ops: list[_Op], n_inflight: int, inflight_seq: int | None) -> bool:
+        """Write unsent ``ops`` to the spool, in order; False when there is none."""
+        spool_dir = os.environ.get(SPOOL_VAR)
+        if not spool_dir:
+            return False
+        groups: list[tuple[list[_Op], int | None]] = []
+        if n_inflight:
+            groups.append((ops[:n_inflight], inflight_seq))
+        for op in ops[n_inflight:]:
+            last = groups[-1][0] if groups else None
+            if op.kind == "metrics" and last and last[0].kind == "metrics" \
+                    and groups[-1][1] is None \
+                    and sum(o.size for o in last) + op.size <= MAX_BATCH_BYTES:
+                last.append(op)
+            else:
+                groups.append(([op], None))
+        records: list[dict[str, Any]] = []
+        for group, seq in groups:
+            op = group[0]
+            if op.kind == "metrics":
+                if seq is None:
+                    self._seq += 1
+                    seq = self._seq
+                records.append({"kind": "metrics", "sender": self.sender_id, "seq": seq,
+                                "data": [e for g in group for e in g.data],
+                                "values": sum(g.values for g in group)})
+                continue
+            data = op.data
+            if op.kind == "file":
+                kept = os.path.join(spool_dir, "files", uuid.uuid4().hex)
+                try:
+                    os.makedirs(os.path.dirname(kept), exist_ok=True)
+                    shutil.move(data["path"], kept)
+                except OSError:
+                    self._count_drop(op)
+                    continue
+                data = {"name": data["name"], "path": kept}
+            records.append({"kind": op.kind, "data": data})
+        try:
+            spool_write(spool_dir, self.sender_id, records)
+        except OSError as exc:
+            self._say(f"runner: could not spool {len(records)} unsent write(s) of run "
+                      f"{self.run_id} to {spool_dir}: {exc}")
+            return False
+        return True
 
     # ------------------------------------------------------------ sender thread
 
@@ -408,8 +398,8 @@ class HttpStore:
     """What :class:`runner.Run` calls on its store, answered by a tracking server."""
 
     def __init__(self, base_url: str, token: str | None, run_id: str,
-                 echo: IO[str] | None = None) -> None:
-        self.client = HttpClient(base_url, token)
+                 echo: IO[str] | None = None, ca_pem: str | None = None) -> None:
+        self.client = HttpClient(base_url, token, ca_pem)
         self.run_id = run_id
         self.sender = Sender(self.client, run_id, echo=echo)
         self._spool: Path | None = None
@@ -494,6 +484,7 @@ class HttpStore:
         return {k: (v[0], v[1]) for k, v in data["raw"].items()}
 
     def children(self, run_id: str, recursive: bool = False) -> list[dict[str, Any]]:
+        """None: a run on a remote target cannot have child runs (``child_run`` refuses)."""
         return []
 
     def close(self, timeout: float) -> None:
@@ -572,10 +563,13 @@ class RemoteRun(Run):
 
     def child_run(self, name: str | None = None, run_id: str | None = None,
                   outputs: str | None = None) -> Run:
-        """Not available in a run on a remote compute target."""
+        """Not supported in a run on a remote compute target (its token may write this
+        run only); ``get_children()`` is always empty there for the same reason."""
         raise UsageError(
-            "child_run() is not available in a run on a remote compute target yet; log "
-            "into this run (e.g. with a name prefix) instead.", run_id=self._id)
+            "child_run() is not supported in a run on a remote compute target (a Ray "
+            "cluster): the job may write its own run only. Log into this run (e.g. with a "
+            "name prefix per part), or submit separate runs from the submitting machine.",
+            run_id=self._id)
 
     def _on_terminate(self) -> None:
         self._http.close(TERM_FLUSH_SECONDS)
@@ -596,5 +590,6 @@ def _synced_at_end(artifact: str) -> bool:
 
 def remote_run(ctx: Any) -> RemoteRun:
     """The run of this process for a context whose ``tracking_uri`` is http(s)."""
-    store = HttpStore(ctx.tracking_uri, ctx.tracking_token, ctx.run_id)
+    store = HttpStore(ctx.tracking_uri, ctx.tracking_token, ctx.run_id,
+                      ca_pem=os.environ.get(CA_VAR) or None)
     return RemoteRun(ctx.run_id, ctx.experiment, store, Path.cwd())

@@ -272,7 +272,8 @@ class Run(RunMetrics, RunFiles, RunRegistry, RunV1):
             "logFiles": self._log_files(),
             "submittedBy": _user(),
             "snapshotId": row["snapshot_id"],
-            "warnings": self._loss_warnings(),
+            "warnings": self._loss_warnings()
+            + list((row["system"] or {}).get("warnings") or []),
         }
         if row["status"] in RunStatus.TERMINAL:
             details["endTimeUtc"] = _iso(row["end_time"])

@@ -56,12 +56,20 @@ TEMPLATE = """\
 #   ray:
 #     type: ray
 #     address: http://127.0.0.1:8265
-#     tracking_uri: http://127.0.0.1:8765      # `runner server`; not loopback for a remote head
+#     tracking_uri: https://me.example:8765    # `runner server`; not loopback for a remote head
 #     tracking_token_env: RUNNER_SERVER_TOKEN_FOR_RAY   # env var holding `runner server --token`
+#                                              # (jobs get a per-run token derived from it)
+#     tracking_ca: server-cert.pem             # CA of a self-signed server certificate
 #     token_env: RAY_AUTH_TOKEN                # env var holding the Ray token, if it needs one
-#     num_cpus: 1                              # entrypoint_num_cpus (default 0: no queueing)
-#     num_gpus: 0
+#     num_cpus: 1                              # per run, unless run_config.resources says (1)
+#     num_gpus: 0                              # per run, unless resources["gpu"] says
 #     memory: 2147483648                       # bytes
+#     resources: {worker: 1}                   # custom Ray resources, to keep runs off the head
+#     labels: {ray.io/node-group: gpu}         # node label selector for the driver
+#     interpreter: /opt/venv/bin/python        # the cluster's Python (default: the job's)
+#     upload_seconds: 600                      # retry unsent records this long after the end
+#     grace_seconds: 10                        # SIGTERM -> SIGKILL of a stopped job
+#     sync_seconds: 10                         # upload changed outputs/ this often
 #     installer: pip                           # pip or uv: managed environments on the cluster
 """
 

@@ -493,6 +493,7 @@ _EXTRA_COMMAND_MODULES = (
     "runner.cli.sweep",
     "runner.cli.model",
     "runner.cli.compat",
+    "runner.cli.attach",
 )
 
 

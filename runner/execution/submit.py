@@ -121,6 +121,8 @@ def submit(experiment: Experiment, config: ScriptRunConfig, tags: dict[str, Any]
         raise UsageError(f"a run with id {run_id!r} exists already; choose another id.",
                          run_id=run_id)
     if _snapshot_id is None:
+        if remote is not None and hasattr(remote, "check_source"):
+            remote.check_source(source)  # refused before anything is copied into the store
         snapshot = take_snapshot(
             ws.paths, source,
             SnapshotLimits(settings.snapshot_max_bytes, settings.snapshot_max_files),

@@ -13,6 +13,7 @@ import time
 import warnings
 from typing import TYPE_CHECKING, Any, TextIO
 
+from ..api import hooks
 from ..core.errors import RunFailed
 from ..core.status import FAILED, RunStatus
 from . import control as _control
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
 
 #: Seconds between status checks when no file event comes.
 POLL = 0.5
+#: Seconds between checks that a waited-for run still has an owner following it.
+REATTACH_CHECK = 2.0
 
 
 class _Streamer:
@@ -59,6 +62,7 @@ def wait_for_completion(run: Run, *, show_output: bool = False,
     watcher = None
     if show_output or reaped is None:
         watcher = Watcher([run.folder / ".sys", run.folder / "logs"])
+    next_check = time.monotonic() + REATTACH_CHECK
     try:
         while True:
             status = run.get_status()
@@ -66,6 +70,10 @@ def wait_for_completion(run: Run, *, show_output: bool = False,
                 streamer.pump()
             if status in RunStatus.TERMINAL:
                 break
+            if (reaped is None or reaped.is_set()) and time.monotonic() >= next_check:
+                # A run on a cluster whose owner died: follow its job again, or wait forever.
+                next_check = time.monotonic() + REATTACH_CHECK
+                hooks.call("reattach", run)
             if watcher is None and reaped is not None and not reaped.is_set():
                 reaped.wait(POLL)
             elif watcher is None:  # the owner is gone but no end is recorded yet

@@ -25,8 +25,16 @@ end; a later upload replaces an earlier one); any other name is a write-once
 upload, registered in the store. ``logs/std_log.txt`` and ``logs/env_build.txt``
 belong to the run's owner and cannot be uploaded.
 
-A metric batch is stored once per ``(sender, seq)``: the in-run sender retries
-a batch whose answer was lost, and the retry must not add the values twice.
+A metric batch is stored once per ``(sender, seq)``, durably (the key is kept in
+the store, in the transaction that stores the values): the in-run sender, or the
+job's wrapper replaying its spool, retries a batch whose answer was lost, and the
+retry must not add the values twice, not even across a restart of this server.
+
+Tokens: the workspace token (``--token``) opens everything. A per-run token
+(:func:`runner.api.remote_http.per_run_token`, derived from the workspace token
+by the run's owner, so the workspace token never leaves the submitting machine)
+opens ``/health`` and ``/runs/{that run}/...`` only, and its writes only while that
+run is not finished. Metric writes to a finished run are refused with any token.
 """
 
 from __future__ import annotations
@@ -34,7 +42,6 @@ from __future__ import annotations
 import hmac
 import json
 import os
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -66,33 +73,6 @@ class _Json(JSONResponse):
 
 def _error(status: int, message: str) -> Response:
     return _Json({"error": message}, status_code=status)
-
-
-class _Dedup:
-    """The last metric batch stored per (run, sender): retries are answered, not stored."""
-
-    def __init__(self) -> None:
-        self._seen: dict[tuple[str, str], int] = {}
-        self._lock = threading.Lock()
-
-    def claim(self, run_id: str, sender: str | None, seq: Any) -> bool:
-        """True when the batch is new (and is now recorded as stored)."""
-        if not sender or not isinstance(seq, int):
-            return True
-        with self._lock:
-            key = (run_id, sender)
-            if self._seen.get(key, -1) >= seq:
-                return False
-            self._seen[key] = seq
-            return True
-
-    def forget(self, run_id: str, sender: str | None, seq: Any) -> None:
-        """Undo :meth:`claim` after the store refused the batch."""
-        if not sender or not isinstance(seq, int):
-            return
-        with self._lock:
-            if self._seen.get((run_id, sender)) == seq:
-                self._seen[(run_id, sender)] = seq - 1
 
 
 def routes(ws: Any, token: str | None = None) -> list[BaseRoute]:
@@ -144,7 +124,7 @@ class _Api:
         self.ws = ws
         self.store = ws.store
         self._token = token.encode() if token else None
-        self._dedup = _Dedup()
+        self._secret = token
         self.heartbeats: dict[str, float] = {}
 
     # ------------------------------------------------------------ plumbing
@@ -154,13 +134,9 @@ class _Api:
 
         async def endpoint(request: Request) -> Response:
             if self._token is not None:
-                given = request.headers.get("authorization", "")
-                scheme, _, value = given.partition(" ")
-                # compare_digest: the time taken does not tell how much of a guess was right
-                if scheme.lower() != "bearer" or not hmac.compare_digest(
-                        value.strip().encode(), self._token):
-                    return _error(401, "a valid 'Authorization: Bearer <token>' header is "
-                                       "required by this tracking server")
+                refused = await self._authorize(request)
+                if refused is not None:
+                    return refused
             try:
                 return await handler(request)
             except NotFoundError as exc:
@@ -173,6 +149,34 @@ class _Api:
 
         endpoint.__name__ = handler.__name__
         return endpoint
+
+    async def _authorize(self, request: Request) -> Response | None:
+        """None when the request's token may do what it asks, else the refusal."""
+        given = request.headers.get("authorization", "")
+        scheme, _, value = given.partition(" ")
+        value = value.strip()
+        # compare_digest: the time taken does not tell how much of a guess was right
+        if scheme.lower() == "bearer" and hmac.compare_digest(value.encode(), self._token or b""):
+            return None
+        from ..api.remote_http import run_of_token
+
+        scope = run_of_token(self._secret or "", value) if scheme.lower() == "bearer" else None
+        if scope is None:
+            return _error(401, "a valid 'Authorization: Bearer <token>' header is required by "
+                               "this tracking server")
+        if request.url.path == "/api/v1/health":
+            return None
+        if request.path_params.get("run_id") != scope:
+            return _error(403, f"this token belongs to run {scope} and opens only that run.")
+        if request.method != "GET":
+            try:
+                row = await self._row(scope)
+            except NotFoundError as exc:
+                return _error(404, exc.message)
+            if row["status"] in RunStatus.TERMINAL:
+                return _error(409, f"run {scope} has ended ({row['status']}); its token no "
+                                   "longer writes.")
+        return None
 
     async def _body(self, request: Request) -> Any:
         raw = await request.body()
@@ -247,15 +251,15 @@ class _Api:
         run_id = request.path_params["run_id"]
         body = await self._body(request)
         drained = _drained(body.get("metrics"))
-        await self._row(run_id)
+        row = await self._row(run_id)
+        if row["status"] in RunStatus.TERMINAL:
+            return _error(409, f"run {run_id} has ended ({row['status']}); metrics logged to a "
+                               "finished run are refused.")
         sender, seq = body.get("sender"), body.get("seq")
-        if not self._dedup.claim(run_id, sender, seq):
+        batch = (str(sender), seq) if sender and isinstance(seq, int) else None
+        stored = await run_in_threadpool(self.store.write_metrics, run_id, drained, batch=batch)
+        if stored is False:
             return _Json({"stored": 0, "duplicate": True})
-        try:
-            await run_in_threadpool(self.store.write_metrics, run_id, drained)
-        except BaseException:
-            self._dedup.forget(run_id, sender, seq)
-            raise
         return _Json({"stored": sum(len(d[2]) for d in drained)})
 
     async def patch_run(self, request: Request) -> Response:

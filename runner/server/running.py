@@ -1,8 +1,11 @@
 """Running the tracking server: in the foreground (``runner server``) or in a thread.
 
-The one rule about exposure lives here: binding anything but a loopback
-address needs a token (:func:`check_bind`), since whoever reaches the server
-can write into the workspace's runs.
+The rules about exposure live here (:func:`check_bind`): binding anything but a
+loopback address needs a token, since whoever reaches the server can write into
+the workspace's runs, and TLS (``certfile``/``keyfile``, served by uvicorn), since
+the token would otherwise cross the network in clear text, unless ``insecure``
+says that something else (a TLS-terminating reverse proxy on the same machine, an
+SSH tunnel) protects the connection.
 """
 
 from __future__ import annotations
@@ -14,14 +17,16 @@ from typing import Any
 from ..core.net import is_loopback, require_token
 from .listen import bind as _bind
 
-__all__ = ["ServerThread", "check_bind", "is_loopback", "serve"]
+__all__ = ["ServerThread", "check_bind", "check_tls", "is_loopback", "serve"]
 
 
-def check_bind(host: str, token: str | None) -> None:
-    """Refuse to serve a non-loopback address without a token.
+def check_bind(host: str, token: str | None, *, tls: bool = False,
+               insecure: bool = False) -> None:
+    """Refuse to serve a non-loopback address without a token, or without TLS.
 
     Raises:
-        UsageError: ``host`` is not loopback and ``token`` is empty.
+        UsageError: ``host`` is not loopback and ``token`` is empty, or there is no
+            TLS and ``insecure`` is not given.
     """
     require_token(
         host, token,
@@ -30,13 +35,45 @@ def check_bind(host: str, token: str | None) -> None:
         "(e.g. --token \"$(python -c 'import secrets; print(secrets.token_urlsafe(32))')\") "
         "and give the same token to the runs (RayCluster(tracking_token=...)), or serve "
         "on 127.0.0.1.")
+    if not is_loopback(host) and not tls and not insecure:
+        from ..core.errors import UsageError
+
+        raise UsageError(
+            f"serving on {host} (not a loopback address) without TLS would send the token "
+            "in clear text. Give --certfile and --keyfile (a certificate for the name the "
+            "cluster uses), or serve on 127.0.0.1 behind a TLS reverse proxy or an SSH "
+            "tunnel, or pass --insecure if the network is trusted.", host=host)
 
 
-def _config(app: Any, log_level: str) -> Any:
+def check_tls(certfile: str | None, keyfile: str | None) -> None:
+    """Both or neither, and readable.
+
+    Raises:
+        UsageError: only one is given, or one cannot be read.
+    """
+    from ..core.errors import UsageError
+
+    if bool(certfile) != bool(keyfile):
+        raise UsageError("give both --certfile and --keyfile (the certificate and its private "
+                         "key), or neither.")
+    for what, path in (("certfile", certfile), ("keyfile", keyfile)):
+        if path is None:
+            continue
+        try:
+            with open(path, "rb"):
+                pass
+        except OSError as exc:
+            raise UsageError(f"{what} {path} cannot be read: {exc.strerror or exc}.",
+                             path=path) from None
+
+
+def _config(app: Any, log_level: str, certfile: str | None = None,
+            keyfile: str | None = None) -> Any:
     import uvicorn
 
     return uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="off",
-                          timeout_keep_alive=30, server_header=False)
+                          timeout_keep_alive=30, server_header=False,
+                          ssl_certfile=certfile, ssl_keyfile=keyfile)
 
 
 class ServerThread:
@@ -47,25 +84,29 @@ class ServerThread:
     """
 
     def __init__(self, ws: Any, host: str = "127.0.0.1", port: int = 0,
-                 token: str | None = None) -> None:
-        check_bind(host, token)
+                 token: str | None = None, *, certfile: str | None = None,
+                 keyfile: str | None = None, insecure: bool = False) -> None:
+        check_tls(certfile, keyfile)
+        check_bind(host, token, tls=bool(certfile), insecure=insecure)
         from .app import create_app
 
         self.ws = ws
         self.host = host
         self.token = token
+        self.scheme = "https" if certfile else "http"
         self._sock = _bind(host, port)
         self.port = self._sock.getsockname()[1]
         import uvicorn
 
-        self._server = uvicorn.Server(_config(create_app(ws, token), "warning"))
+        self._server = uvicorn.Server(_config(create_app(ws, token), "warning", certfile,
+                                              keyfile))
         self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
-        """``http://host:port`` of the running server."""
+        """``http(s)://host:port`` of the running server."""
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"{self.scheme}://{host}:{self.port}"
 
     def start(self, timeout: float = 10.0) -> ServerThread:
         """Start serving; returns once the server accepts requests."""
@@ -84,6 +125,9 @@ class ServerThread:
         self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(timeout)
+            if self._thread.is_alive():  # connections still open: drop them
+                self._server.force_exit = True
+                self._thread.join(timeout)
         self._sock.close()
 
     def __enter__(self) -> ServerThread:
@@ -94,14 +138,17 @@ class ServerThread:
 
 
 def serve(ws: Any, host: str = "127.0.0.1", port: int = 8765, token: str | None = None,
-          log_level: str = "info", on_ready: Any = None, studio: bool = True) -> None:
+          log_level: str = "info", on_ready: Any = None, studio: bool = True, *,
+          certfile: str | None = None, keyfile: str | None = None,
+          insecure: bool = False) -> None:
     """Serve ``ws`` in the foreground until interrupted (``runner server``), with the
     studio's pages and read API beside the tracking API when ``studio`` is installed.
 
     Raises:
-        UsageError: a non-loopback host without a token, or the port is taken.
+        UsageError: a non-loopback host without a token or TLS, or the port is taken.
     """
-    check_bind(host, token)
+    check_tls(certfile, keyfile)
+    check_bind(host, token, tls=bool(certfile), insecure=insecure)
     import uvicorn
 
     from .app import create_app
@@ -111,6 +158,6 @@ def serve(ws: Any, host: str = "127.0.0.1", port: int = 8765, token: str | None 
         on_ready(sock.getsockname()[1])
     try:
         app = create_app(ws, token, studio=studio)
-        uvicorn.Server(_config(app, log_level)).run(sockets=[sock])
+        uvicorn.Server(_config(app, log_level, certfile, keyfile)).run(sockets=[sock])
     finally:
         sock.close()

@@ -5,6 +5,11 @@ through :func:`reconcile`. A run that is not finished but whose owner (the
 process that started an interactive run, or the supervisor of a submitted run)
 no longer exists, by pid and start time, is recorded as Failed by the first
 reader to notice; a submitted run's orphaned script tree is ended.
+
+Except a run whose job was submitted to a remote target (a Ray job): its program
+does not depend on the owner, which only follows it, so the run keeps its status
+(``runner attach RUN``, or a waiter, starts a new owner that finishes the record
+from the job's final status).
 """
 
 from __future__ import annotations
@@ -38,9 +43,11 @@ def reconcile(store: Store, row: dict[str, Any]) -> dict[str, Any]:
         return row
     target = (row.get("definition") or {}).get("target") or "local"
     if row["type"] == "script" and target != "local":
+        if store.properties(row["id"]).get("ray.submission_id"):
+            return {**row, "detached": True}  # the job goes on; `runner attach` follows it
         message = (
-            f"The process that followed this run on target {target!r} (pid "
-            f"{row['owner_pid']}) died before the run ended; the job there may still run."
+            f"The process that submitted this run to target {target!r} (pid "
+            f"{row['owner_pid']}) died before the job was submitted."
         )
     elif row["type"] == "script":
         message = (

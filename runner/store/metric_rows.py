@@ -68,18 +68,24 @@ class MetricRows:
         return cache
 
     def write_metrics(
-        self, run_id: str, drained: list, *, system: bool = False
-    ) -> None:
+        self, run_id: str, drained: list, *, system: bool = False,
+        batch: tuple[str, int] | None = None,
+    ) -> bool:
         """Append what a MetricBuffer drained, in transactions of at most BATCH_NAMES names.
 
         Values that cannot be stored (they cannot be encoded, or the name is a
         metric of another kind already) are left out and recorded as lost on the
         run (:meth:`record_loss`), so the rest is written.
+
+        ``batch``: an idempotency key ``(sender, seq)`` (a batch sent over HTTP, of
+        bounded size): all of it goes in one transaction with the key, and a batch
+        whose key is stored already is not stored again (returns False).
         """
-        for i in range(0, len(drained), BATCH_NAMES):
-            part = drained[i : i + BATCH_NAMES]
+        parts = [drained] if batch is not None else \
+            [drained[i : i + BATCH_NAMES] for i in range(0, len(drained), BATCH_NAMES)]
+        for part in parts:
             try:
-                self._write_batch(run_id, part, system)
+                stored = self._write_batch(run_id, part, system, batch)
             except StoreError as exc:
                 if not isinstance(exc.__cause__, sqlite3.IntegrityError):
                     raise
@@ -88,9 +94,13 @@ class MetricRows:
                 cache = self._metric_cache()
                 for key in [k for k in cache if k[0] == run_id]:
                     del cache[key]
-                self._write_batch(run_id, part, system)
+                stored = self._write_batch(run_id, part, system, batch)
+            if not stored:
+                return False
+        return True
 
-    def _write_batch(self, run_id: str, drained: list, system: bool) -> None:
+    def _write_batch(self, run_id: str, drained: list, system: bool,
+                     batch: tuple[str, int] | None = None) -> bool:
         now = time.time()
         cache = self._metric_cache()
         sys_flag = int(system)
@@ -117,6 +127,10 @@ class MetricRows:
                 continue
             encoded.append((name, kind, chunks, last, count))
         with self.write() as conn:
+            if batch is not None and not conn.execute(
+                    "INSERT OR IGNORE INTO metric_batches (run_id, sender, seq) VALUES (?, ?, ?)",
+                    (run_id, batch[0], batch[1])).rowcount:
+                return False  # stored once already
             unknown = [e[0] for e in encoded if (run_id, sys_flag, e[0]) not in cache]
             found = self._lookup(conn, run_id, sys_flag, unknown) if unknown else {}
             new_rows = []
@@ -178,6 +192,7 @@ class MetricRows:
                 logging.getLogger(__name__).warning(
                     "run %s: %d value(s) of metric %r were not stored: %s",
                     run_id, count, name, reason)
+        return True
 
     @staticmethod
     def _lookup(conn: Any, run_id: str, sys_flag: int,

@@ -131,4 +131,11 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX metric_losses_by_run ON metric_losses(run_id);
     """,
+    # 6: metric batches sent over HTTP, stored once per (sender, seq) across retries
+    """
+    CREATE TABLE metric_batches (
+        run_id TEXT NOT NULL, sender TEXT NOT NULL, seq INTEGER NOT NULL,
+        PRIMARY KEY (run_id, sender, seq)
+    ) WITHOUT ROWID;
+    """,
 ]

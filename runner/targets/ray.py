@@ -30,11 +30,19 @@ import urllib.request
 from typing import Any
 
 from ..core.errors import ConfigError, SnapshotError, UsageError
-from .ray_jobs import PACKAGE_LIMIT, JobsApiError, JobsClient, runtime_env_for, shipped_bytes
+from .ray_jobs import PACKAGE_LIMIT, JobsApiError, JobsClient, runtime_env_for
 
 INSTALLERS = ("pip", "uv")
 _CONFIG_KEYS = {"type", "address", "tracking_uri", "tracking_token_env", "token_env",
-                "num_cpus", "num_gpus", "memory", "installer"}
+                "num_cpus", "num_gpus", "memory", "installer", "resources", "labels",
+                "interpreter", "tracking_ca", "upload_seconds", "grace_seconds",
+                "sync_seconds"}
+#: Seconds the job keeps retrying its unsent records and outputs after the script ends.
+UPLOAD_SECONDS = 600.0
+#: Seconds between Ray's SIGTERM and its SIGKILL of a stopped job, for the last uploads.
+GRACE_SECONDS = 10.0
+#: Seconds between uploads of what changed in outputs/ and logs/ while a script runs.
+SYNC_SECONDS = 10.0
 
 
 
@@ -67,15 +75,32 @@ class RayCluster:
             loopback address unless the head itself is on loopback).
         tracking_token: the token that server was started with, if any.
         token: a bearer token for the Ray dashboard (``RAY_AUTH_MODE=token``).
-        num_cpus: default ``entrypoint_num_cpus`` (0: the job never queues for a CPU).
-        num_gpus: default ``entrypoint_num_gpus``.
+        num_cpus: default ``entrypoint_num_cpus`` of a run that does not say
+            (``run_config.resources["cpu"]``); when neither says, 1, so that the job
+            queues for a CPU and Ray may place it on any node.
+        num_gpus: default ``entrypoint_num_gpus`` (``resources["gpu"]`` of a run wins).
         memory: default ``entrypoint_memory`` in bytes.
+        resources: custom Ray resources every run's driver asks for, e.g.
+            ``{"worker": 1}`` to keep runs off a head started without that resource.
+        labels: a node label selector (``entrypoint_label_selector``), e.g.
+            ``{"ray.io/node-group": "gpu-workers"}``.
+        interpreter: the Python *on the cluster* that runs scripts whose environment
+            names none (default: the job's Python).
+        tracking_ca: a PEM file of the CA that signed an ``https://`` tracking server's
+            certificate (a self-signed one, say); its contents travel with the job.
+        upload_seconds: how long the job keeps retrying its unsent records and files
+            after the script ended (a tracking server that is down or restarting).
+        grace_seconds: seconds between Ray's SIGTERM and SIGKILL of a canceled or timed
+            out job (Ray's ``RAY_JOB_STOP_WAIT_TIME_S``), for the last uploads.
+        sync_seconds: how often the job uploads what changed in ``outputs/`` and
+            ``logs/`` while the script runs.
         installer: ``pip`` or ``uv`` (needs uv in the cluster's environment) for
             managed environments.
         name: the name under ``compute_targets`` it came from, if any.
 
     Raises:
-        UsageError: a malformed URL, or a loopback tracking URI for a remote head.
+        UsageError: a malformed URL or setting, or a loopback tracking URI for a
+            remote head.
     """
 
     is_compute_target = True
@@ -84,7 +109,11 @@ class RayCluster:
     def __init__(self, address: str, *, tracking_uri: str | None = None,
                  tracking_token: str | None = None, token: str | None = None,
                  num_cpus: float | None = None, num_gpus: float | None = None,
-                 memory: int | None = None, installer: str = "pip",
+                 memory: int | None = None, resources: dict[str, float] | None = None,
+                 labels: dict[str, str] | None = None, interpreter: str | None = None,
+                 tracking_ca: str | None = None, upload_seconds: float = UPLOAD_SECONDS,
+                 grace_seconds: float = GRACE_SECONDS, sync_seconds: float = SYNC_SECONDS,
+                 installer: str = "pip",
                  name: str | None = None) -> None:
         self.address = _check_url(address, "RayCluster address")
         self.tracking_uri = None if tracking_uri is None else \
@@ -94,6 +123,15 @@ class RayCluster:
         self.num_cpus = _check_amount(num_cpus, "num_cpus")
         self.num_gpus = _check_amount(num_gpus, "num_gpus")
         self.memory = _check_amount(memory, "memory")
+        self.resources = _check_mapping(resources, "resources", numbers=True)
+        self.labels = _check_mapping(labels, "labels", numbers=False)
+        if interpreter is not None and (not isinstance(interpreter, str) or not interpreter):
+            raise UsageError(f"interpreter must name a Python on the cluster, not {interpreter!r}.")
+        self.interpreter = interpreter
+        self.tracking_ca = _read_ca(tracking_ca)
+        self.upload_seconds = _check_amount(upload_seconds, "upload_seconds")
+        self.grace_seconds = _check_amount(grace_seconds, "grace_seconds")
+        self.sync_seconds = _check_amount(sync_seconds, "sync_seconds")
         if installer not in INSTALLERS:
             raise UsageError(f"installer must be one of {INSTALLERS}, not {installer!r}.")
         self.installer = installer
@@ -129,8 +167,13 @@ class RayCluster:
         try:
             return cls(entry["address"], tracking_uri=entry.get("tracking_uri"),
                        num_cpus=entry.get("num_cpus"), num_gpus=entry.get("num_gpus"),
-                       memory=entry.get("memory"), installer=entry.get("installer", "pip"),
-                       name=name, **secrets)  # type: ignore[arg-type]
+                       memory=entry.get("memory"), resources=entry.get("resources"),
+                       labels=entry.get("labels"), interpreter=entry.get("interpreter"),
+                       tracking_ca=entry.get("tracking_ca"),
+                       upload_seconds=entry.get("upload_seconds", UPLOAD_SECONDS),
+                       grace_seconds=entry.get("grace_seconds", GRACE_SECONDS),
+                       sync_seconds=entry.get("sync_seconds", SYNC_SECONDS),
+                       installer=entry.get("installer", "pip"), name=name, **secrets)  # type: ignore[arg-type]
         except UsageError as exc:
             raise ConfigError(f"{where}: {exc.message}", key=f"compute_targets.{name}",
                               path=source) from None
@@ -148,7 +191,11 @@ class RayCluster:
         return {"kind": self.kind, "label": self.label, "address": self.address,
                 "tracking_uri": self.tracking_uri, "tracking_token": _reveal(self.tracking_token),
                 "token": _reveal(self.token), "num_cpus": self.num_cpus,
-                "num_gpus": self.num_gpus, "memory": self.memory, "installer": self.installer}
+                "num_gpus": self.num_gpus, "memory": self.memory, "resources": self.resources,
+                "labels": self.labels, "interpreter": self.interpreter,
+                "tracking_ca": self.tracking_ca, "upload_seconds": self.upload_seconds,
+                "grace_seconds": self.grace_seconds, "sync_seconds": self.sync_seconds,
+                "installer": self.installer}
 
     # ------------------------------------------------------------ submit-time checks
 
@@ -176,28 +223,72 @@ class RayCluster:
             raise UsageError(f"the Ray cluster at {self.address} does not answer its Jobs API "
                              f"({exc}); start it or fix the address of {self.label}.",
                              target=self.label) from None
-        check_tracking_server(self.tracking_uri, _reveal(self.tracking_token), ws.root)
+        check_tracking_server(self.tracking_uri, _reveal(self.tracking_token), ws.root,
+                              ca_pem=self.tracking_ca)
 
     def check_snapshot(self, snapshot: Any) -> None:
         """Refuse a snapshot the Jobs API would refuse (100 MiB per upload).
 
         Raises:
-            SnapshotError: the snapshot plus the shipped runner package is too big.
+            SnapshotError: the snapshot's zip would be too big.
         """
-        total = snapshot.bytes + shipped_bytes() + 256 * 1024
+        total = snapshot.bytes + 64 * 1024  # + the zip's own headers, generously
         if total > PACKAGE_LIMIT:
             raise SnapshotError(
-                f"the snapshot is {snapshot.bytes / 2**20:.1f} MiB; with the runner package "
+                f"the snapshot is {snapshot.bytes / 2**20:.1f} MiB; "
                 f"the job's working_dir would be {total / 2**20:.1f} MiB, over the Ray Jobs "
                 f"API's upload limit of {PACKAGE_LIMIT // 2**20} MiB. Leave data out of the "
                 "source folder (.amlignore) and read it from shared storage in the script.",
                 snapshot_id=snapshot.id)
+
+    def check_source(self, source: Any) -> None:
+        """:meth:`check_snapshot` on the files the snapshot would take, before it is taken,
+        so that a refused source leaves no copy in the snapshot store.
+
+        Raises:
+            SnapshotError: the source's files are too big for the Jobs API.
+        """
+        from types import SimpleNamespace
+
+        from ..snapshot.snapshots import select_files
+
+        self.check_snapshot(SimpleNamespace(bytes=select_files(source).total_bytes, id=None))
 
     def start(self, ws: Any, run_id: str, private: dict[str, Any], mode: str) -> int:
         """Start the owner process of run ``run_id``; returns its pid."""
         from .ray_owner import start_owner
 
         return start_owner(ws, run_id, {**private, "target": self.settings()}, mode)
+
+
+def _check_mapping(value: Any, what: str, *, numbers: bool) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(isinstance(k, str) and k for k in value):
+        raise UsageError(f"{what} must be a mapping of names to "
+                         f"{'numbers' if numbers else 'strings'}, not {value!r}.")
+    for key, item in value.items():
+        if numbers:
+            _check_amount(item, f"{what}[{key!r}]")
+        elif not isinstance(item, str):
+            raise UsageError(f"{what}[{key!r}] must be a string, not {item!r}.")
+    return dict(value)
+
+
+def _read_ca(path: Any) -> str | None:
+    """The PEM text of a CA file, read now (it travels with each job)."""
+    if path is None:
+        return None
+    try:
+        text = open(os.fspath(path), encoding="ascii").read()
+    except (OSError, TypeError, UnicodeDecodeError) as exc:
+        raise UsageError(f"tracking_ca {path!r} cannot be read as a PEM file: {exc}; give the "
+                         "path of the certificate (or its CA) that the tracking server uses.",
+                         path=str(path)) from None
+    if "-----BEGIN CERTIFICATE-----" not in text:
+        raise UsageError(f"tracking_ca {path!r} holds no PEM certificate (no BEGIN "
+                         "CERTIFICATE line).", path=str(path))
+    return text
 
 
 class _EnvSecret:
@@ -245,16 +336,17 @@ def check_reachability(address: str, tracking_uri: str | None) -> None:
             address=address, tracking_uri=tracking_uri)
 
 
-def check_tracking_server(uri: str, token: str | None, root: Any) -> None:
+def check_tracking_server(uri: str, token: str | None, root: Any,
+                          ca_pem: str | None = None) -> None:
     """The tracking server answers and serves the workspace at ``root``.
 
     Raises:
         UsageError: it does not answer, refuses the token, or serves another workspace.
     """
-    from ..api.remote_run import HttpClient, PermanentError, TransientError
+    from ..api.remote_http import HttpClient, PermanentError, TransientError
 
     try:
-        health = HttpClient(uri, token).json("GET", "/api/v1/health", timeout=5)
+        health = HttpClient(uri, token, ca_pem).json("GET", "/api/v1/health", timeout=5)
     except PermanentError as exc:
         hint = " (wrong or missing tracking_token?)" if exc.status == 401 else ""
         raise UsageError(f"the tracking server at {uri} refused us{hint}: {exc}.",

@@ -1,18 +1,23 @@
-"""The entrypoint of a runner job on a Ray cluster (shipped as ``.runner_pkg/runner_wrapper.py``).
+"""The entrypoint of a runner job on a Ray cluster: ``python -m runner.targets.wrapper``.
 
-Ray runs ``python .runner_pkg/runner_wrapper.py`` in the job's working folder
-(the run's snapshot). This wrapper:
+Ray starts it in the job's extraction folder (the snapshot, shared by every run
+of the same snapshot) with the in-run package (``runner/`` and ``runner_job/``)
+on ``PYTHONPATH`` through the job's ``py_modules``. This wrapper:
 
-1. reads ``.runner_pkg/job.json`` (script, arguments or command, interpreter,
-   expected Python version) and the run context (``runner.inrun.context``);
-2. runs the script as a child process with the runner package and the
-   ``azureml`` compatibility modules on its path, through the same boot file
-   local runs use (an uncaught exception is recorded as the run's error), its
-   output going to the job's log;
-3. when the script ends, however it ends, sends the recorded error and uploads
-   ``outputs/`` and ``logs/`` to the tracking server; on SIGTERM (Ray stopping
-   the job) it waits for the script briefly and uploads what it can before
-   Ray's SIGKILL (``RAY_JOB_STOP_WAIT_TIME_S``, 3 s by default);
+1. reads the job's spec (``RUNNER_JOB_SPEC``: script, arguments or command,
+   interpreter, expected Python version, retry horizon) and the run context;
+2. copies the extraction folder to a folder of the run's own and runs the script
+   there as a child process (through the boot file local runs use: an uncaught
+   exception is recorded as the run's error), its output going to the job's log;
+   it announces the script's start (a ``runner-event:`` line the owner reads);
+3. while the script runs, uploads what changed in ``outputs/`` and ``logs/`` every
+   10 s; when the script ends, however it ends: sends the recorded error, replays
+   the spool of writes the script could not send (``RUNNER_SPOOL_DIR``), and
+   uploads the files changed since, retrying for ``upload_seconds`` (10 minutes by
+   default) while the tracking server is down; what still could not be sent is
+   announced as lost. On SIGTERM (Ray stopping the job) it waits for the script
+   briefly and uploads what it can before Ray's SIGKILL
+   (``RAY_JOB_STOP_WAIT_TIME_S``, set from the target's ``grace_seconds``);
 4. exits with the script's exit status (128 + N for a signal N).
 
 Standard library plus the shipped ``runner`` package only.
@@ -31,12 +36,65 @@ from typing import Any
 
 #: Seconds allowed for sending the error and the outputs after a normal end.
 UPLOAD_SECONDS = 600.0
-#: Seconds from SIGTERM to the end of the uploads (Ray kills at 3 s by default).
+#: Seconds from SIGTERM to the end of the uploads: Ray's grace less a margin.
+TERM_MARGIN = 0.5
 TERM_SECONDS = 2.5
 #: Files of logs/ that the run's owner writes from the job's log.
 RESERVED = ("logs/std_log.txt", "logs/env_build.txt")
 
+#: Seconds between uploads of what changed in outputs/ and logs/ while the script runs.
+SYNC_SECONDS = 10.0
+
 _terminated: list[float] = []
+
+
+def _signature(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns
+
+
+class _Syncer:
+    """Uploads changed files of outputs/ and logs/ every ``every`` seconds while the
+    script runs, so that the end (or a cancel's short grace) has little left to send."""
+
+    def __init__(self, client: Any, run_id: str, root: str, every: float) -> None:
+        import threading
+
+        self.every = every
+        self.client = client
+        self.run_id = run_id
+        self.root = root
+        self.sent: dict[str, tuple[int, int]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="runner-sync", daemon=True)
+
+    def start(self) -> _Syncer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(30.0)
+
+    def changed(self) -> list[tuple[str, str]]:
+        """Files whose size or mtime differ from what was last uploaded."""
+        return [(name, path) for name, path in _record_files(self.root)
+                if self.sent.get(name) != _signature(path)]
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.every):
+            for name, path in self.changed():
+                if self._stop.is_set():
+                    return
+                before = _signature(path)
+                if before is None or time.time_ns() - before[1] < 1_000_000_000:
+                    continue  # being written right now: next round
+                if _upload(self.client, self.run_id, name, path,
+                           time.monotonic() + 30.0) is None and _signature(path) == before:
+                    self.sent[name] = before
 
 
 def _on_term(signum: int, frame: object) -> None:
@@ -68,7 +126,7 @@ def _record_files(root: str) -> list[tuple[str, str]]:
 def _upload(client: Any, run_id: str, name: str, source: str, deadline: float) -> str | None:
     """PUT one file as artifact ``name``, retrying transient failures until ``deadline``
     (monotonic). Returns None on success, else the reason it was not stored."""
-    from ..api.remote_run import PermanentError, TransientError, run_path
+    from ..api.remote_http import PermanentError, TransientError, run_path
 
     delay = 0.2
     attempt = 0
@@ -98,48 +156,86 @@ def _interpreter(job: dict) -> str:
     return wanted
 
 
+def _run_folder(run_id: str) -> str:
+    """A copy of the (shared) extraction folder for this run alone; its path."""
+    import shutil
+
+    shared = os.getcwd()
+    own = os.path.join(os.path.dirname(shared), f"runner-run-{run_id}")
+    if not os.path.isdir(own):
+        part = f"{own}.{os.getpid()}.part"
+        shutil.copytree(shared, part, symlinks=True)
+        os.replace(part, own)
+    return own
+
+
 def main() -> int:
     """Run the job's script and keep its record; returns the exit status."""
-    pkg = os.path.dirname(os.path.abspath(__file__))
-    sys.path.insert(0, pkg)
-    from ..api.remote_run import HttpClient, PermanentError, TransientError, run_path
+    from ..api.remote_http import (
+        CA_VAR,
+        SPOOL_VAR,
+        HttpClient,
+        PermanentError,
+        TransientError,
+        announce,
+        replay_spool,
+        run_path,
+    )
     from ..inrun import context as _context
+    from .ray_jobs import SPEC_VAR
 
-    with open(os.path.join(pkg, "job.json"), encoding="utf-8") as f:
-        job = json.load(f)
+    job = json.loads(os.environ.get(SPEC_VAR) or "{}")
     ctx = _context.run_context()
-    if ctx is None or not ctx.tracking_uri:
-        _say("no tracking server in this job's environment (RUNNER_TRACKING_URI); "
-             "submit it with runner.")
+    if ctx is None or not ctx.tracking_uri or not job:
+        _say("no run context or job spec in this job's environment (RUNNER_TRACKING_URI, "
+             f"{SPEC_VAR}); submit it with runner.")
         return 2
-    client = HttpClient(ctx.tracking_uri, ctx.tracking_token)
-    root = os.getcwd()
+    client = HttpClient(ctx.tracking_uri, ctx.tracking_token, os.environ.get(CA_VAR) or None)
+    root = _run_folder(ctx.run_id)
+    os.chdir(root)
+    spool = os.path.join(root, ".runner_spool")
+    os.environ[SPOOL_VAR] = spool
     error_file = os.path.join(root, ".runner_error.json")
     signal.signal(signal.SIGTERM, _on_term)
     signal.signal(signal.SIGINT, _on_term)
+    grace = float(job.get("grace_seconds") or 3.0)
+    global TERM_SECONDS
+    TERM_SECONDS = max(0.5, grace - TERM_MARGIN)
 
     python = _interpreter(job)
-    returncode = _run_script(job, python, pkg, error_file)
+    announce({"started": time.time(), "run": ctx.run_id})
+    syncer = _Syncer(client, ctx.run_id, root,
+                     float(job.get("sync_seconds") or SYNC_SECONDS)).start()
+    returncode = _run_script(job, python, error_file)
+    syncer.stop()
 
-    # Send the recorded error, then the record folders, within the time left.
+    # Send the recorded error, the spool, then the record folders, within the time left.
+    horizon = float(job.get("upload_seconds") or UPLOAD_SECONDS)
     started = _terminated[0] if _terminated else time.monotonic()
-    deadline = started + (TERM_SECONDS if _terminated else UPLOAD_SECONDS)
+    deadline = started + (TERM_SECONDS if _terminated else horizon)
+    lost = {"values": 0, "writes": 0}
     error = _load_error(error_file)
     if error is not None:
-        for _ in range(20):
+        delay = 0.2
+        while True:
             try:
                 client.json("PATCH", run_path(ctx.run_id), {"error": error},
                             timeout=max(0.2, min(10.0, deadline - time.monotonic())))
                 break
             except PermanentError as exc:
                 _say(f"the tracking server refused the run's error: {exc}")
+                lost["writes"] += 1
                 break
             except TransientError as exc:
-                if time.monotonic() + 0.5 >= deadline:
+                if time.monotonic() + delay >= deadline:
                     _say(f"could not send the run's error to {ctx.tracking_uri}: {exc}")
+                    lost["writes"] += 1
                     break
-                time.sleep(0.5)
-    files = _record_files(root)
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+    for key, count in replay_spool(client, ctx.run_id, spool, deadline, say=_say).items():
+        lost[key] += count
+    files = syncer.changed()  # the rest went up while the script ran
     if files:
         with ThreadPoolExecutor(max_workers=4) as pool:
             results = list(pool.map(
@@ -147,15 +243,22 @@ def main() -> int:
                                                            deadline)), files))
         failed = [(name, why) for name, why in results if why]
         if failed:
+            lost["writes"] += len(failed)
             shown = "; ".join(f"{name}: {why}" for name, why in failed[:5])
             _say(f"{len(failed)} of {len(files)} file(s) of outputs/ and logs/ could not be "
                  f"uploaded to {ctx.tracking_uri}: {shown}")
+    if lost["values"] or lost["writes"]:
+        announce({"lost": lost, "run": ctx.run_id})
+    else:
+        import shutil
+
+        shutil.rmtree(root, ignore_errors=True)  # all delivered: the copy has done its job
     if returncode < 0:
         return 128 - returncode
     return returncode
 
 
-def _run_script(job: dict, python: str, pkg: str, error_file: str) -> int:
+def _run_script(job: dict, python: str, error_file: str) -> int:
     """Start the script as a child and wait for it (after SIGTERM: a short while)."""
     if job.get("python_version") and python == sys.executable:
         have = "{}.{}".format(*sys.version_info[:2])
@@ -174,10 +277,12 @@ def _run_script(job: dict, python: str, pkg: str, error_file: str) -> int:
                      "nodes have.")
         _say(f"no interpreter {python} on this node.")
         return 1
+    import runner_job
+
+    pkg = os.path.dirname(os.path.abspath(runner_job.__file__))
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([pkg] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH")
-                                                 else []))
-    env["RUNNER_COMPAT_PATH"] = os.path.join(pkg, "runner", "compat")
+    env["RUNNER_COMPAT_PATH"] = os.path.join(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))), "compat")  # runner/compat, beside runner/targets
     env["RUNNER_ERROR_FILE"] = error_file
     env["PYTHONUNBUFFERED"] = "1"
     command = job.get("command")
@@ -186,7 +291,7 @@ def _run_script(job: dict, python: str, pkg: str, error_file: str) -> int:
         if argv[0] in ("python", "python3"):
             argv[0] = python
     else:
-        argv = [python, os.path.join(pkg, "runner_boot.py"), job["script"],
+        argv = [python, os.path.join(pkg, "boot.py"), job["script"],
                 *job.get("arguments", [])]
         if python == sys.executable and hasattr(os, "fork"):
             return _fork_script(argv[1:], env)
