@@ -12,12 +12,10 @@ JSON list. That is what lets ``run.log`` sustain millions of calls a second and
 from __future__ import annotations
 
 import json
-import math
 import threading
 import types
 import warnings
 from array import array
-from collections.abc import Iterable
 from typing import Any
 
 from .errors import MetricError
@@ -262,16 +260,6 @@ def shape(kind: str, values: list[Any]) -> Any:
 def is_number(value: Any) -> bool:
     """True for ints and finite or non-finite floats, not bools."""
     return type(value) in (int, float)
-
-
-def last_scalar(values: Iterable[Any]) -> Any:
-    """The last value of a scalar metric (for run listings)."""
-    last = None
-    for last in values:  # noqa: B007
-        pass
-    if isinstance(last, float) and math.isnan(last):
-        return last
-    return last
 
 
 # --------------------------------------------------------------------------- buffer

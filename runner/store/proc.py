@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import signal
 import sys
-import time
 from collections.abc import Iterable
 
 #: Two readings of one process's start time agree within this many seconds where the
@@ -245,13 +244,3 @@ def _ticks_per_second() -> int:
     except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
         return 1000
 
-
-def wait_gone(pids: Iterable[int], timeout: float) -> bool:
-    """Wait until none of ``pids`` exists; True if they all went."""
-    deadline = time.monotonic() + timeout
-    pending = set(pids)
-    while pending and time.monotonic() < deadline:
-        pending = {p for p in pending if is_alive(p, None)}
-        if pending:
-            time.sleep(0.02)
-    return not pending
