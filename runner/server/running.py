@@ -14,6 +14,9 @@ from typing import Any
 from ..core.net import is_loopback, require_token
 from .listen import bind as _bind
 
+#: ``runner server``'s port; ``runner studio`` has 8765, so both can run at once.
+DEFAULT_PORT = 8766
+
 __all__ = ["ServerThread", "check_bind", "is_loopback", "serve"]
 
 
@@ -93,7 +96,7 @@ class ServerThread:
         self.stop()
 
 
-def serve(ws: Any, host: str = "127.0.0.1", port: int = 8765, token: str | None = None,
+def serve(ws: Any, host: str = "127.0.0.1", port: int = DEFAULT_PORT, token: str | None = None,
           log_level: str = "info", on_ready: Any = None, studio: bool = True) -> None:
     """Serve ``ws`` in the foreground until interrupted (``runner server``), with the
     studio's pages and read API beside the tracking API when ``studio`` is installed.
