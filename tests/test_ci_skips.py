@@ -36,7 +36,8 @@ def _run(tmp_path: Path, ci: str | None) -> tuple[int, str]:
     env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"  # a plain pytest starts faster
     env["PYTHONPATH"] = os.pathsep.join([str(HERE), env.get("PYTHONPATH", "")])
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", "--continue-on-collection-errors", "--rootdir", str(tmp_path), str(tmp_path)],
+        [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider",
+         "--continue-on-collection-errors", "--rootdir", str(tmp_path), str(tmp_path)],
         capture_output=True, text=True, cwd=tmp_path, env=env, timeout=60)
     return done.returncode, done.stdout
 
