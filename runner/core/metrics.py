@@ -239,7 +239,9 @@ def shape(kind: str, values: list[Any]) -> Any:
     """Collapse stored values into what ``get_metrics()`` shows for one metric.
 
     One value is bare, several a list in order; a table is ``{column: [...]}``,
-    and a table of one row ``{column: value}``.
+    and a table of one row ``{column: value}``. Every column has one cell per
+    row: a row that lacks a column (``log_row`` with other keywords) has None
+    there, in the column's place.
     """
     if kind == TABLE:
         columns: dict[str, list[Any]] = {}
