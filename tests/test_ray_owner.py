@@ -20,7 +20,7 @@ from runner import Experiment, RayCluster, ScriptRunConfig
 
 pytest.importorskip("uvicorn")
 
-from runner.server import ServerThread  # noqa: E402
+from runner.server import ServerThread
 
 
 class FakeJobs(ThreadingHTTPServer):
@@ -115,13 +115,13 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._send(200, {"stopped": stopped})
             return self._send(404, {"message": f"no route {method} {path}"})
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's names
+    def do_GET(self) -> None:
         self._route("GET")
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self._route("POST")
 
-    def do_PUT(self) -> None:  # noqa: N802
+    def do_PUT(self) -> None:
         self._route("PUT")
 
 
