@@ -29,7 +29,7 @@ class FakeJobs(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, *, pending: float = 0.1, running: float | None = 0.6,
+    def __init__(self, *, pending: float = 0.05, running: float | None = 0.3,
                  final: str = "SUCCEEDED", exit_code: int | None = 0) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.pending, self.running, self.final, self.exit_code = pending, running, final, exit_code
@@ -200,9 +200,9 @@ def test_cancel_stops_the_job_and_the_run_is_canceled(
 def test_the_time_limit_stops_the_job(exp: Experiment, tmp_path: Path, tracking: ServerThread):
     """A job running past max_run_duration_seconds is stopped, and the run says why."""
     with FakeJobs(running=None) as fake:
-        run = _submit(exp, tmp_path, fake, tracking, max_run_duration_seconds=0.5)
+        run = _submit(exp, tmp_path, fake, tracking, max_run_duration_seconds=0.2)
         details = run.wait_for_completion(raise_on_error=False)
 
     assert [f"POST /api/jobs/{run.id}/stop"] == [c for c in fake.calls if c.endswith("/stop")]
     assert details["status"] in ("Failed", "Canceled")
-    assert "0.5" in json.dumps(details["error"])
+    assert "0.2" in json.dumps(details["error"])
