@@ -21,7 +21,10 @@ SUITE = {
         "def test_may_skip():\n    pytest.skip('platform')\n\n"
         "@pytest.mark.xfail(reason='known')\n"
         "def test_xfails():\n    assert False\n\n"
-        "def test_passes():\n    pass\n"
+        "def test_passes():\n    pass\n\n"
+        "@pytest.fixture(scope='session')\n"
+        "def wheelhouse():\n    pytest.skip('cannot download six')\n\n"
+        "def test_needs_a_fixture_that_skips(wheelhouse):\n    pass\n"
     ),
     "test_b.py": "import pytest\n\npytest.importorskip('no_such_module_for_ci_skips')\n",
 }
@@ -43,13 +46,14 @@ def _run(tmp_path: Path, ci: str | None) -> tuple[int, str]:
 
 
 def test_in_ci_a_skip_is_a_failure_naming_its_reason(tmp_path: Path):
-    """With CI=true a test's skip and a module's skip fail; ci_may_skip and xfail do not."""
+    """With CI=true the skip of a test, of its fixture and of a module fail; ci_may_skip
+    and xfail do not."""
     code, out = _run(tmp_path, "true")
 
     assert 1 == code, out
-    assert "1 failed, 1 passed, 1 skipped, 1 xfailed, 1 error" in out.splitlines()[-1]
+    assert "1 failed, 1 passed, 1 skipped, 1 xfailed, 2 errors" in out.splitlines()[-1]
     assert "skipped in CI" in out
-    assert "no head" in out
+    assert "no head" in out and "cannot download six" in out
     assert "no_such_module_for_ci_skips" in out
 
 
@@ -58,7 +62,7 @@ def test_outside_ci_a_skip_stays_a_skip_and_is_listed(tmp_path: Path):
     code, out = _run(tmp_path, None)
 
     assert 0 == code, out
-    assert "1 passed, 3 skipped, 1 xfailed" in out.splitlines()[-1]
+    assert "1 passed, 4 skipped, 1 xfailed" in out.splitlines()[-1]
     assert "SKIPPED" in out and "no head" in out
 
 
