@@ -27,9 +27,11 @@ command -v mutmut >/dev/null || { echo "mutmut is not installed: pip install -e 
 # mutmut puts its mutated copy first on sys.path; a PYTHONPATH naming the real source
 # would let the tests import that instead and kill nothing.
 unset PYTHONPATH
-for package in "${selected[@]}"; do
-  mutmut run --max-children "${MUTMUT_CHILDREN:-2}" "runner.$package.*"
-done
+if [ "${1:-all}" = all ]; then
+  mutmut run --max-children "${MUTMUT_CHILDREN:-2}"
+else
+  mutmut run --max-children "${MUTMUT_CHILDREN:-2}" "runner.$1.*"
+fi
 mutmut results --all true | python3 -c '
 import collections, json, sys
 wanted = sys.argv[1:]
