@@ -42,7 +42,8 @@ def test_columns_of_different_lengths_are_refused_naming_each_length():
 @pytest.mark.parametrize("value", [{}, [1, 2], None])
 def test_a_table_that_is_not_a_non_empty_dict_is_refused(value):
     """An empty dict, a list or None is a MetricError naming the metric."""
-    with pytest.raises(MetricError, match=r"log_table\('t', value\) needs a non-empty dict") as info:
+    needs = r"log_table\('t', value\) needs a non-empty dict"
+    with pytest.raises(MetricError, match=needs) as info:
         table_rows("t", value)
     assert "t" == info.value.metric
 
