@@ -279,3 +279,16 @@ def test_runs_created_in_the_same_instant_are_served_in_insertion_order(ws):
     assert (False, True) == (
         ws.store.claim_slot("second", 1, tuple(RunStatus.ACTIVE), QUEUED, PREPARING),
         ws.store.claim_slot("first", 1, tuple(RunStatus.ACTIVE), QUEUED, PREPARING))
+
+
+def test_experiments_count_runs_of_every_status_and_the_latest_activity(ws):
+    """Runs of several statuses add up, and the last activity is the newest run's."""
+    later = time.time() + 100  # after the experiment's own creation
+    ws.store.insert_run("a", "e", type="run", status="Completed", created=later)
+    ws.store.insert_run("b", "e", type="run", status="Failed", created=later + 20)
+    ws.store.insert_run("c", "e", type="run", status="Completed", created=later + 10)
+
+    (item,) = ws.store.experiments()
+
+    assert (3, {"Completed": 2, "Failed": 1}, later + 20) == (
+        item["runs"], item["statuses"], item["last_activity"])
