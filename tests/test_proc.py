@@ -252,3 +252,26 @@ def test_a_run_whose_owner_is_a_zombie_is_failed(ws: Workspace, exp: Experiment)
         assert "Failed" == row["status"]
     finally:
         os.waitpid(pid, 0)
+
+
+def test_a_descendant_in_another_session_that_ignores_sigterm_is_killed():
+    """A child that left the group (its own session) and ignores SIGTERM still ends:
+    it is found through the tree and gets SIGKILL after the grace period."""
+    code = ("import signal, subprocess, sys, time; p = subprocess.Popen([sys.executable, '-c', "
+            "'import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+            "print(1, flush=True); time.sleep(30)'], start_new_session=True, "
+            "stdout=subprocess.PIPE); p.stdout.readline(); print(p.pid, flush=True); "
+            "time.sleep(30)")
+    leader = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
+                              start_new_session=True, text=True)
+    member = psutil.Process(int(leader.stdout.readline()))
+    leader.stdout.close()
+    try:
+        _proc.end_tree(leader.pid, _proc.start_time(leader.pid), grace=0.3)
+
+        assert _wait_until(lambda: _gone(member.pid, member.create_time()))
+    finally:
+        leader.kill()
+        leader.wait()
+        if not _gone(member.pid, member.create_time()):
+            member.kill()
