@@ -53,3 +53,19 @@ def test_a_list_cell_is_refused_naming_its_column_and_metric():
     with pytest.raises(MetricError, match="column 'b' of 't' got a list") as info:
         table_rows("t", {"a": [1], "b": [[1, 2]]})
     assert "t" == info.value.metric
+
+
+def test_floats_pack_into_float_chunks_of_at_most_chunk_values():
+    """70,000 floats are two 'd' chunks, of CHUNK values and of the rest, and unpack back."""
+    from array import array
+
+    from runner.core.metrics import CHUNK, pack, pack_floats, unpack
+
+    values = array("d", (float(i) for i in range(CHUNK + 4464)))
+
+    chunks = pack_floats(values)
+    mixed = pack([1.0, 2.0, "a"])
+
+    assert [("d", CHUNK), ("d", 4464)] == [(enc, count) for enc, _, count in chunks]
+    assert list(values) == [v for enc, data, _ in chunks for v in unpack(enc, data)]
+    assert ["d", "j"] == [enc for enc, _, _ in mixed]
