@@ -8,8 +8,10 @@
 #   eval "$(bash .ci/ray.sh start)"     start a head and print `export ...` lines
 #   bash .ci/ray.sh stop                stop the head that `start` started
 #
-# If installing or starting Ray fails, `run` says so loudly on stderr and still runs
-# COMMAND without RUNNER_TEST_RAY_ADDRESS, so the Ray tests skip instead of failing CI.
+# If installing or starting Ray fails, `run` says so loudly on stderr. In CI (CI set to
+# anything but "", 0, false or no) it then exits 1 without running COMMAND: CI installs
+# Ray, so a head that cannot start is a broken CI, not a reason to skip the Ray tests.
+# Elsewhere it runs COMMAND without RUNNER_TEST_RAY_ADDRESS and the Ray tests skip.
 #
 # The recipe (shared/reference/ray-jobs.md, section 5(c)): ray[default] pinned, installed
 # with uv into a venv of its own; RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 plus
@@ -34,6 +36,13 @@ loud() {
   printf '\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n' >&2
   printf '!!! ray.sh: %s\n' "$@" >&2
   printf '!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\n' >&2
+}
+
+in_ci() {  # the rule of tests/ci_skips.py
+  case "$(printf '%s' "${CI:-}" | tr '[:upper:]' '[:lower:]')" in
+    ""|0|false|no) return 1;;
+    *) return 0;;
+  esac
 }
 
 free_port() {  # an ephemeral port (>= 32768 on Linux): outside Ray's worker range
@@ -158,6 +167,10 @@ case "${1:-}" in
     trap 'exit 143' TERM
     if install && start_head; then
       export RUNNER_TEST_RAY_ADDRESS="$RAY_ADDRESS"
+    elif in_ci; then
+      loud "Ray could not be installed or started (see above)." \
+           "CI is set, so this fails the run: the Ray tests must not skip in CI."
+      exit 1
     else
       loud "Ray could not be installed or started (see above)." \
            "The Ray tests will be SKIPPED; the rest of the suite runs."
@@ -168,7 +181,7 @@ case "${1:-}" in
     exit "$status"   # the EXIT trap stops the head
     ;;
   *)
-    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
     ;;
 esac

@@ -1,7 +1,8 @@
 """Shared fixtures, and guards that fail any test leaking state.
 
 A test must leave the environment variables, the current folder and the set of
-child processes as it found them; use ``monkeypatch`` for the first two.
+child processes as it found them; use ``monkeypatch`` for the first two. In CI
+(``CI=true``) a skip is a failure (:mod:`ci_skips`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,11 @@ from pathlib import Path
 
 import psutil
 import pytest
+from ci_skips import (  # noqa: F401 - hooks, found by name
+    pytest_configure,
+    pytest_make_collect_report,
+    pytest_runtest_makereport,
+)
 
 from runner import Experiment, Workspace
 from runner.inrun import context as _context
@@ -97,7 +103,10 @@ def make_wheel(folder: Path, name: str, module: str, requires: tuple[str, ...] =
 
 @pytest.fixture(scope="session")
 def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A local wheel folder: two tiny made-up packages (one with a console script) and six."""
+    """A local wheel folder: two tiny made-up packages (one with a console script) and six.
+
+    Without the network to download six, the tests that need it skip (fail in CI).
+    """
     folder = tmp_path_factory.mktemp("wheelhouse")
     make_wheel(folder, "rt_dep", "VALUE = 42\n")
     make_wheel(folder, "rt_hello", "import sys\nimport rt_dep\n\ndef main():\n"

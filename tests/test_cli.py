@@ -494,10 +494,26 @@ def test_help_exits_0(ws: Workspace):
 # ------------------------------------------------------------------ extra commands
 
 
-def test_missing_extra_command_modules_are_skipped(monkeypatch: pytest.MonkeyPatch):
-    """An extra command module that does not exist is skipped silently."""
-    monkeypatch.setattr(_cli, "_EXTRA_COMMAND_MODULES", ("runner._cli_not_written_yet",))
-    _cli._register_extra_commands()
+def test_a_missing_command_module_is_an_error_naming_it(monkeypatch: pytest.MonkeyPatch):
+    """A command module that is not installed makes `runner` fail with exit 1, naming it."""
+    monkeypatch.setattr(_cli, "_EXTRA_COMMAND_MODULES",
+                        ("runner.cli.submit", "runner.cli.not_installed"))
+    monkeypatch.setattr(cli, "commands", dict(cli.commands))
+    monkeypatch.setattr(cli, "_extras_loaded", False, raising=False)
+    result = invoke(None, "--help")
+    assert 1 == result.exit_code
+    line = one_error_line(result)
+    assert "runner.cli.not_installed is missing" in line
+    assert "reinstall" in line
+
+
+def test_every_built_in_command_module_is_installed(python: str):
+    """`runner --help` in a fresh process lists the commands of every command module."""
+    done = subprocess.run([python, "-m", "runner", "--help"], capture_output=True, text=True,
+                          env=_env_without_runner_vars(), timeout=60)
+    assert 0 == done.returncode, done.stderr
+    for command in ("submit", "cancel", "env", "studio", "server"):
+        assert f"  {command} " in done.stdout
 
 
 def test_an_extra_module_with_a_broken_import_fails_loudly(tmp_path: Path,
@@ -579,3 +595,16 @@ def test_importing_the_cli_loads_no_heavy_modules(python: str):
                           env=_env_without_runner_vars(), timeout=60)
     assert 0 == done.returncode, done.stderr
     assert "[]" == done.stdout.strip()
+
+
+def test_studio_and_server_default_to_different_ports():
+    """`runner studio` defaults to 8765 and `runner server` to 8766, so both can run."""
+    from runner.server.running import DEFAULT_PORT, serve
+    from runner.studio.server import DEFAULT_PORT as STUDIO_PORT
+
+    defaults = {name: next(p.default for p in cli.get_command(None, name).params
+                           if p.name == "port")
+                for name in ("studio", "server")}
+    assert {"studio": 8765, "server": 8766} == defaults
+    assert (8765, 8766, 8766) == (STUDIO_PORT, DEFAULT_PORT,
+                                  serve.__defaults__[1])

@@ -108,8 +108,6 @@ def test_logging_api_logs_a_png_file_without_matplotlib(tmp_path, ws):
 def test_train_on_local_submits_a_run_that_logs_and_saves_20_models(tmp_path, ws):
     """train-on-local's submit.py leaves a Completed run with 20 alphas, 20 mse values
     and 20 models under outputs/."""
-    pytest.importorskip("runner.execution.submit")
-    pytest.importorskip("runner.api.environment")
     out = run_example(tmp_path, ws, "train-on-local", "submit.py")
 
     (run,) = Experiment(ws, "train-on-local").get_runs()

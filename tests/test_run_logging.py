@@ -210,6 +210,24 @@ def test_log_row_accumulates_columns(run: Run):
     assert {"r": {"x": [1, 2, 3], "y": [2.5, 3.5, 4.5]}} == _stored(run)
 
 
+def test_log_row_pads_a_row_that_lacks_a_column_with_none(run: Run):
+    """Rows with different columns give columns of one length, None where a row had none."""
+    run.log_row("r", x=1, y=2.5)
+    run.log_row("r", x=2)
+    run.log_row("r", y=4.5, z="new")
+
+    assert {"r": {"x": [1, 2, None], "y": [2.5, None, 4.5], "z": [None, None, "new"]}} == (
+        _stored(run))
+
+
+def test_log_table_then_log_row_keep_columns_aligned(run: Run):
+    """A log_table of two rows and a log_row with another column stay aligned by row."""
+    run.log_table("t", {"a": [1, 2]})
+    run.log_row("t", b=3)
+
+    assert {"t": {"a": [1, 2, None], "b": [None, None, 3]}} == _stored(run)
+
+
 def test_log_row_with_a_list_value_is_refused(run: Run):
     """A list cell in log_row raises MetricError and stores nothing."""
     with pytest.raises(MetricError, match="Rows cannot contain list values"):

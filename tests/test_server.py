@@ -274,7 +274,6 @@ def test_tags_properties_and_heartbeats_are_recorded(
     assert {"a": "1"} == ws.store.tags(run_id)
     assert {"p": "v"} == ws.store.properties(run_id)
     assert (200, {"status": "Running", "cancel_requested": False}) == (status, beat)
-    assert (ws.paths.run_dir(run_id) / ".sys" / "heartbeat").is_file()
 
 
 def test_writes_to_an_unknown_run_are_404(server: ServerThread):
@@ -296,12 +295,14 @@ def test_the_read_api_lists_runs_metrics_and_files(
     outputs = ws.paths.run_dir(run_id) / "outputs"
     outputs.mkdir()
     (outputs / "m.txt").write_text("model")
+    (ws.paths.run_dir(run_id) / ".sys").mkdir(exist_ok=True)
+    (ws.paths.run_dir(run_id) / ".sys" / "status").write_text("Running")
 
     runs = _request(server, "GET", f"/api/v1/runs?experiment={exp.name}")[1]["runs"]
     metrics = _request(server, "GET", f"/api/v1/runs/{run_id}/metrics?raw=1")[1]
     files = _request(server, "GET", f"/api/v1/runs/{run_id}/files")[1]
     status, content = _request(server, "GET", f"/api/v1/runs/{run_id}/files/outputs/m.txt")
-    hidden = _request(server, "GET", f"/api/v1/runs/{run_id}/files/.sys/heartbeat")[0]
+    hidden = _request(server, "GET", f"/api/v1/runs/{run_id}/files/.sys/status")[0]
 
     assert [run_id] == [r["id"] for r in runs]
     assert {"acc": [0.5, 0.75]} == metrics["metrics"]

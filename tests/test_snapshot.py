@@ -179,17 +179,51 @@ def test_special_files_are_skipped_with_a_reason(tmp_path: Path) -> None:
     assert expected == dict(selection.ignored)
 
 
-@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0,
-                    reason="root reads everything")
+def _select_as_nobody(root: Path) -> tuple[list[str], list[tuple[str, str]]]:
+    """``select_files(root)`` in a forked child that has dropped root for ``nobody``
+    (root reads every file, so the unreadable path needs another user)."""
+    read, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        code = 1
+        try:
+            os.close(read)
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(65534)
+            selection = select_files(root)
+            os.write(write_end, json.dumps([rels(selection), selection.ignored]).encode())
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    with os.fdopen(read, "rb") as f:
+        data = f.read()
+    _, status = os.waitpid(pid, 0)
+    assert 0 == os.waitstatus_to_exitcode(status), "the child could not select files"
+    files, ignored = json.loads(data)
+    return files, [tuple(item) for item in ignored]
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid"), reason="POSIX permissions")
 def test_unreadable_file_is_skipped_with_a_reason(tmp_path: Path) -> None:
-    """A file this user cannot read is left out and reported."""
-    root = write(tmp_path, {"a.py": "", "locked.txt": "x"})
-    (root / "locked.txt").chmod(0)
+    """A file this user cannot read is left out and reported (as root: read as nobody)."""
+    if os.geteuid() != 0:
+        root = write(tmp_path, {"a.py": "", "locked.txt": "x"})
+        (root / "locked.txt").chmod(0)
+        selection = select_files(root)
+        files, ignored = rels(selection), list(selection.ignored)
+    else:
+        import tempfile
 
-    selection = select_files(root)
+        with tempfile.TemporaryDirectory() as folder:  # tmp_path's parents are root-only
+            os.chmod(folder, 0o755)
+            root = write(Path(folder), {"a.py": "", "locked.txt": "x"})
+            (root / "locked.txt").chmod(0)
+            files, ignored = _select_as_nobody(root)
 
-    assert ["a.py"] == rels(selection)
-    assert ("locked.txt", "unreadable (permission denied)") in selection.ignored
+    assert ["a.py"] == files
+    assert ("locked.txt", "unreadable (permission denied)") in ignored
 
 
 def test_file_unreadable_while_snapshotting_is_reported(

@@ -245,3 +245,50 @@ def test_runs_on_a_cluster_do_not_take_local_slots(ws):
                         definition={"target": "local"})
     assert ws.store.claim_slot("local", 1, tuple(RunStatus.ACTIVE), QUEUED, PREPARING)
     assert PREPARING == ws.store.get_run("local")["status"]
+
+
+def test_a_slot_is_claimed_only_below_the_limit_and_oldest_queued_first(ws):
+    """With max 2 and one run active, the oldest queued run gets the slot (and is moved);
+    a younger one waits for it, and nothing is claimed once the limit is reached."""
+    from runner.core.status import PREPARING, QUEUED, RUNNING, RunStatus
+
+    active = tuple(RunStatus.ACTIVE)
+    now = time.time()
+    ws.store.insert_run("busy", "e", type="script", status=RUNNING, created=now)
+    ws.store.insert_run("old", "e", type="script", status=QUEUED, created=now + 1)
+    ws.store.insert_run("young", "e", type="script", status=QUEUED, created=now + 2)
+
+    young_first = ws.store.claim_slot("young", 2, active, QUEUED, PREPARING)
+    old = ws.store.claim_slot("old", 2, active, QUEUED, PREPARING)
+    young_at_limit = ws.store.claim_slot("young", 2, active, QUEUED, PREPARING)
+    old_again = ws.store.claim_slot("old", 2, active, QUEUED, PREPARING)
+
+    assert (False, True, False, False) == (young_first, old, young_at_limit, old_again)
+    assert (PREPARING, QUEUED) == (ws.store.get_run("old")["status"],
+                                   ws.store.get_run("young")["status"])
+
+
+def test_runs_created_in_the_same_instant_are_served_in_insertion_order(ws):
+    """Two queued runs with one creation time: the first inserted goes first."""
+    from runner.core.status import PREPARING, QUEUED, RunStatus
+
+    now = time.time()
+    ws.store.insert_run("first", "e", type="script", status=QUEUED, created=now)
+    ws.store.insert_run("second", "e", type="script", status=QUEUED, created=now)
+
+    assert (False, True) == (
+        ws.store.claim_slot("second", 1, tuple(RunStatus.ACTIVE), QUEUED, PREPARING),
+        ws.store.claim_slot("first", 1, tuple(RunStatus.ACTIVE), QUEUED, PREPARING))
+
+
+def test_experiments_count_runs_of_every_status_and_the_latest_activity(ws):
+    """Runs of several statuses add up, and the last activity is the newest run's."""
+    later = time.time() + 100  # after the experiment's own creation
+    ws.store.insert_run("a", "e", type="run", status="Completed", created=later)
+    ws.store.insert_run("b", "e", type="run", status="Failed", created=later + 20)
+    ws.store.insert_run("c", "e", type="run", status="Completed", created=later + 10)
+
+    (item,) = ws.store.experiments()
+
+    assert (3, {"Completed": 2, "Failed": 1}, later + 20) == (
+        item["runs"], item["statuses"], item["last_activity"])

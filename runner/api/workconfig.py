@@ -25,7 +25,7 @@ TEMPLATE = """\
 # max_concurrent_runs: 4
 
 # Snapshot limits for a submitted source directory (like Azure ML's).
-# snapshot_max_bytes: 314572800     # 300 MB
+# snapshot_max_bytes: 314572800     # 300 MiB
 # snapshot_max_files: 2000
 
 # Seconds between SIGTERM and SIGKILL when a run is canceled or times out.
@@ -56,7 +56,7 @@ TEMPLATE = """\
 #   ray:
 #     type: ray
 #     address: http://127.0.0.1:8265
-#     tracking_uri: https://me.example:8765    # `runner server`; not loopback for a remote head
+#     tracking_uri: https://me.example:8766    # `runner server`; not loopback for a remote head
 #     tracking_token_env: RUNNER_SERVER_TOKEN_FOR_RAY   # env var holding `runner server --token`
 #                                              # (jobs get a per-run token derived from it)
 #     tracking_ca: server-cert.pem             # CA of a self-signed server certificate

@@ -499,15 +499,17 @@ _EXTRA_COMMAND_MODULES = (
 
 def _register_extra_commands(group: click.Group | None = None) -> None:
     """Add to ``group`` (default: ``cli``) the commands of each module of
-    ``_EXTRA_COMMAND_MODULES`` that exists.
+    ``_EXTRA_COMMAND_MODULES``.
 
     A module lists its commands in ``COMMANDS`` (click commands or groups);
     without it, its top-level click commands that are not subcommands of one of
     its groups are added. It may import ``_state``, ``_workspace`` and
     ``_get_run`` from here (``--workspace`` is honoured through them) and must
-    keep heavy imports inside its command functions. Only the module itself
-    being absent is skipped; any other import error is raised, and so is a
-    command name already taken.
+    keep heavy imports inside its command functions. Every module listed ships
+    with runner, so one that is absent (a packaging slip) is a
+    :class:`~runner.RunnerError` naming it; any other import error is raised as
+    it is, and so is a command name already taken. A command that needs an
+    optional extra imports it when it runs and names the extra if it is missing.
 
     :class:`RunnerGroup` calls this when first needed, not at import: a
     command module may import ``runner.cli.main`` itself.
@@ -519,9 +521,15 @@ def _register_extra_commands(group: click.Group | None = None) -> None:
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
-            if exc.name == module_name:
-                continue
-            raise
+            if exc.name != module_name:
+                raise
+            from ..core.errors import RunnerError
+
+            raise RunnerError(
+                f"the command module {module_name} is missing from this installation of "
+                "runner, so some commands are unavailable; reinstall runner "
+                "(pip install --force-reinstall runner, or pip install -e . from a checkout)."
+            ) from exc
         commands = getattr(module, "COMMANDS", None)
         if commands is None:
             found = [

@@ -14,7 +14,7 @@ import click
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on; anything but loopback needs --token.")
-@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535),
+@click.option("--port", default=8766, show_default=True, type=click.IntRange(0, 65535),
               help="Port to listen on (0: a free one).")
 @click.option("--token", metavar="TOKEN",
               help="Require 'Authorization: Bearer TOKEN' on every request.")

@@ -12,12 +12,10 @@ JSON list. That is what lets ``run.log`` sustain millions of calls a second and
 from __future__ import annotations
 
 import json
-import math
 import threading
 import types
 import warnings
 from array import array
-from collections.abc import Iterable
 from typing import Any
 
 from .errors import MetricError
@@ -241,7 +239,9 @@ def shape(kind: str, values: list[Any]) -> Any:
     """Collapse stored values into what ``get_metrics()`` shows for one metric.
 
     One value is bare, several a list in order; a table is ``{column: [...]}``,
-    and a table of one row ``{column: value}``.
+    and a table of one row ``{column: value}``. Every column has one cell per
+    row: a row that lacks a column (``log_row`` with other keywords) has None
+    there, in the column's place.
     """
     if kind == TABLE:
         columns: dict[str, list[Any]] = {}
@@ -262,16 +262,6 @@ def shape(kind: str, values: list[Any]) -> Any:
 def is_number(value: Any) -> bool:
     """True for ints and finite or non-finite floats, not bools."""
     return type(value) in (int, float)
-
-
-def last_scalar(values: Iterable[Any]) -> Any:
-    """The last value of a scalar metric (for run listings)."""
-    last = None
-    for last in values:  # noqa: B007
-        pass
-    if isinstance(last, float) and math.isnan(last):
-        return last
-    return last
 
 
 # --------------------------------------------------------------------------- buffer

@@ -42,11 +42,6 @@ class RunStatus:
     #: Statuses that hold one of the workspace's ``max_concurrent_runs`` slots.
     ACTIVE = frozenset({PREPARING, RUNNING, FINALIZING, CANCEL_REQUESTED})
 
-    @staticmethod
-    def is_terminal(status: str) -> bool:
-        """True for Completed, Failed and Canceled."""
-        return status in RunStatus.TERMINAL
-
 
 def normalize_status(value: str) -> str:
     """Return the canonical spelling of a status given in any case.

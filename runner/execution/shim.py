@@ -23,7 +23,6 @@ import functools
 import hashlib
 import os
 import shutil
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -163,10 +162,3 @@ def python_path(shim: Shim, existing: str | None) -> str:
     """PYTHONPATH for the script: the shim first, then what was there."""
     return os.pathsep.join([str(shim.pkg), *([existing] if existing else [])])
 
-
-def interpreter_is_this(python: str) -> bool:
-    """True when ``python`` is the interpreter running now."""
-    try:
-        return os.path.samefile(python, sys.executable)
-    except OSError:
-        return False

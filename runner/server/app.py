@@ -321,12 +321,6 @@ class _Api:
         row = await self._row(run_id)
         now = time.time()
         self.heartbeats[run_id] = now
-        marker = self.ws.paths.run_dir(run_id) / ".sys" / "heartbeat"
-        try:
-            marker.parent.mkdir(parents=True, exist_ok=True)
-            marker.write_text(f"{now}\n", encoding="utf-8")
-        except OSError:
-            pass
         return _Json({"status": row["status"],
                       "cancel_requested": row["cancel_requested"] is not None})
 

@@ -17,6 +17,9 @@ from typing import Any
 from ..core.net import is_loopback, require_token
 from .listen import bind as _bind
 
+#: ``runner server``'s port; ``runner studio`` has 8765, so both can run at once.
+DEFAULT_PORT = 8766
+
 __all__ = ["ServerThread", "check_bind", "check_tls", "is_loopback", "serve"]
 
 
@@ -137,7 +140,7 @@ class ServerThread:
         self.stop()
 
 
-def serve(ws: Any, host: str = "127.0.0.1", port: int = 8765, token: str | None = None,
+def serve(ws: Any, host: str = "127.0.0.1", port: int = DEFAULT_PORT, token: str | None = None,
           log_level: str = "info", on_ready: Any = None, studio: bool = True, *,
           certfile: str | None = None, keyfile: str | None = None,
           insecure: bool = False) -> None:

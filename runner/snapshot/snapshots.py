@@ -368,10 +368,10 @@ def check_limits(selection: Selection, limits: SnapshotLimits) -> None:
 
 
 def human_size(n: int) -> str:
-    """``1.5 MB`` and the like."""
+    """``1.5 MiB`` and the like (binary units: 1 MiB is 1024 KiB)."""
     size = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     return f"{n} B"  # pragma: no cover

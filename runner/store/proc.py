@@ -192,12 +192,39 @@ def end_tree(
         return []
     for proc in procs:
         _signal(proc, signal.SIGTERM)
-    _, alive = ps.wait_procs(procs, timeout=grace)
+    alive = _wait_ended(ps, procs, grace)
     for proc in alive:
         _signal(proc, signal.SIGKILL)
     if alive:
-        ps.wait_procs(alive, timeout=2.0)
+        _wait_ended(ps, alive, 2.0)
     return [p.pid for p in procs]
+
+
+def _wait_ended(ps, procs: list, timeout: float) -> list:
+    """Wait up to ``timeout`` s for ``procs`` to end; those still running.
+
+    A zombie has ended: psutil's ``wait_procs`` alone would wait the whole timeout
+    for one that is not our child (its parent, often an init that never reaps,
+    owns it). Our own children are reaped by ``wait_procs``.
+    """
+    deadline = time.monotonic() + timeout
+    pending = list(procs)
+    while pending:
+        left = max(0.0, deadline - time.monotonic())
+        _, pending = ps.wait_procs(pending, timeout=min(0.05, left))
+        pending = [p for p in pending if not _is_zombie(ps, p)]
+        if left == 0.0:
+            break
+    return pending
+
+
+def _is_zombie(ps, proc) -> bool:
+    try:
+        return proc.status() == ps.STATUS_ZOMBIE
+    except ps.NoSuchProcess:
+        return True
+    except ps.Error:  # pragma: no cover - not ours to read
+        return False
 
 
 def _signal(proc, sig: int) -> None:
@@ -245,13 +272,3 @@ def _ticks_per_second() -> int:
     except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
         return 1000
 
-
-def wait_gone(pids: Iterable[int], timeout: float) -> bool:
-    """Wait until none of ``pids`` exists; True if they all went."""
-    deadline = time.monotonic() + timeout
-    pending = set(pids)
-    while pending and time.monotonic() < deadline:
-        pending = {p for p in pending if is_alive(p, None)}
-        if pending:
-            time.sleep(0.02)
-    return not pending
