@@ -42,3 +42,14 @@ def test_a_submitted_run_records_its_arguments_as_parameters(ws: Workspace, tmp_
     run.wait_for_completion()
 
     assert {"alpha": "0.5", "epochs": "3"} == Run.get(ws, run.id).get_details()["parameters"]
+
+
+def test_properties_added_by_hand_are_parameters_unless_the_run_has_the_name(
+        ws: Workspace, exp: Experiment) -> None:
+    """run.add_properties makes parameters, but never replaces one from another source."""
+    run = exp.start_logging(snapshot_directory=None)
+    ws.store.set_params(run.id, {"lr": "0.1"}, "arguments")
+    run.add_properties({"lr": "0.5", "batch": 32})
+    run.complete()
+
+    assert {"lr": "0.1", "batch": "32"} == run.get_details()["parameters"]

@@ -228,11 +228,17 @@ class Run(RunMetrics, RunFiles, RunRegistry, RunV1):
         self._store.remove_tags(self._id, list(tags))
 
     def add_properties(self, properties: dict[str, Any]) -> None:
-        """Add properties; they are add-only, changing one is an error."""
+        """Add properties; they are add-only, changing one is an error.
+
+        They are also the run's parameters (``get_details()["parameters"]``, the
+        studio's columns, ``params.<name>`` in filters) where the run has no
+        parameter of that name from its arguments, a sweep or MLflow.
+        """
         if not isinstance(properties, dict):
             raise UsageError(
                 f"add_properties() takes a dict, not {type(properties).__name__}.")
         self._store.add_properties(self._id, properties)
+        self._store.set_params(self._id, properties, "properties", replace=False)
 
     def get_properties(self) -> dict[str, str | None]:
         """The run's properties."""

@@ -450,12 +450,15 @@ class Store(MetricRows):
 
     # --------------------------------------------------------------- parameters
 
-    def set_params(self, run_id: str, params: dict[str, Any], source: str) -> None:
-        """Record parameters of a run (values as strings); a name given again is
-        replaced, so a later source (a sweep's value) wins over an earlier one."""
+    def set_params(self, run_id: str, params: dict[str, Any], source: str, *,
+                   replace: bool = True) -> None:
+        """Record parameters of a run (values as strings). A name given again is
+        replaced, so a later source (a sweep's value) wins over an earlier one;
+        with ``replace=False`` names the run has already are left as they are."""
+        verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
         with self.write() as conn:
             conn.executemany(
-                "INSERT OR REPLACE INTO params (run_id, name, value, source) VALUES (?, ?, ?, ?)",
+                f"{verb} INTO params (run_id, name, value, source) VALUES (?, ?, ?, ?)",
                 [(run_id, str(k), None if v is None else str(v), source)
                  for k, v in params.items()],
             )
