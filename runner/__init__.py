@@ -177,34 +177,6 @@ def _workspace(path: Any = None) -> Any:
 
 
 def _ray_target(name: str, entry: dict[str, Any], source: str) -> Any:
-    from .sweep.config import HyperDriveConfig
-    from .sweep.policy import (
-        BanditPolicy,
-        EarlyTerminationPolicy,
-        MedianStoppingPolicy,
-        NoTerminationPolicy,
-        PrimaryMetricGoal,
-        TruncationSelectionPolicy,
-    )
-    from .sweep.run import HyperDriveRun
-    from .sweep.sampling import (
-        BayesianParameterSampling,
-        GridParameterSampling,
-        HyperParameterSampling,
-        RandomParameterSampling,
-    )
-    from .sweep.space import (
-        choice,
-        lognormal,
-        loguniform,
-        normal,
-        qlognormal,
-        qloguniform,
-        qnormal,
-        quniform,
-        randint,
-        uniform,
-    )
     from .targets.ray import RayCluster
 
     return RayCluster.from_config(name, entry, source)
