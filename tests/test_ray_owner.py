@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -56,7 +57,8 @@ class FakeJobs(ThreadingHTTPServer):
         """The job's details now, advancing its script (called under ``lock``)."""
         age = time.monotonic() - job["submitted"]
         if job["status"] == "PENDING" and age >= self.pending:
-            job.update(status="RUNNING", start_time=int(time.time() * 1000))
+            job.update(status="RUNNING", start_time=int(time.time() * 1000),
+                       driver_node_id="fake-node")
         if job["status"] == "RUNNING":
             job["logs"] += f"line {len(job['logs'].splitlines()) + 1}\n"
             if self.running is not None and age >= self.pending + self.running:
@@ -79,8 +81,18 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def _send_text(self, text: str) -> None:
+        body = text.encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
     def _route(self, method: str) -> None:
-        fake, path = self.server, self.path.rstrip("/")
+        fake = self.server
+        url = urllib.parse.urlsplit(self.path)
+        path = url.path.rstrip("/")
         parts = path.split("/")[1:]  # api, jobs|packages|version, ...
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
@@ -100,6 +112,14 @@ class _Handler(BaseHTTPRequestHandler):
                                   "job_id": "02000000", "logs": "", "request": request,
                                   "submitted": time.monotonic()}
                 return self._send(200, {"job_id": "02000000", "submission_id": sid})
+            if parts[:3] == ["api", "v0", "logs"] and parts[3:] in (["file"], ["stream"]):
+                # The State API's driver log: the file so far (the stream ends there
+                # too; the owner reconnects and skips what it has).
+                query = urllib.parse.parse_qs(url.query)
+                job = fake.jobs.get((query.get("submission_id") or [""])[0])
+                if job is None:
+                    return self._send(404, {"message": "no such job"})
+                return self._send_text(job["logs"])
             job = fake.jobs.get(parts[2]) if len(parts) >= 3 else None
             if job is None:
                 return self._send(404, {"message": "no such job"})
