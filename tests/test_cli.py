@@ -494,7 +494,7 @@ def test_help_exits_0(ws: Workspace):
 # ------------------------------------------------------------------ extra commands
 
 
-def test_a_missing_command_module_is_an_error_naming_it(monkeypatch: pytest.MonkeyPatch):
+def test_a_missing_command_module_is_refused_by_name(monkeypatch: pytest.MonkeyPatch):
     """A command module that is not installed makes `runner` fail with exit 1, naming it."""
     monkeypatch.setattr(_cli, "_EXTRA_COMMAND_MODULES",
                         ("runner.cli.submit", "runner.cli.not_installed"))

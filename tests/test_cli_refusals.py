@@ -21,7 +21,7 @@ def invoke(ws: Workspace | None, *args: str) -> Result:
     return CliRunner().invoke(cli, [*prefix, *args])
 
 
-def test_non_utf8_config_is_a_config_error(ws: Workspace):
+def test_non_utf8_config_is_refused_as_bad_config(ws: Workspace):
     """A config.yaml that is not UTF-8 exits 3 with a message naming the file."""
     (ws.root / ".runner" / "config.yaml").write_bytes(b"max_concurrent_runs: 2\n# caf\xe9\n")
     result = invoke(ws, "runs")
@@ -83,7 +83,7 @@ def test_download_of_a_missing_name_leaves_no_folder(exp: Experiment, tmp_path: 
     assert not out.exists()
 
 
-def test_missing_file_error_lists_twenty_names_then_an_ellipsis(exp: Experiment,
+def test_missing_file_refusal_lists_twenty_names_then_an_ellipsis(exp: Experiment,
                                                                  tmp_path: Path):
     """The error for a missing file shows 20 names and says how many more there are."""
     run = exp.start_logging(snapshot_directory=None, outputs=False)

@@ -120,7 +120,7 @@ def test_compat_uninstall_removes_the_path_file(tmp_path):
     assert "No module named 'azureml'" in proc.stderr
 
 
-def test_a_name_runner_lacks_is_an_import_error_naming_its_runner_name():
+def test_a_name_runner_lacks_fails_to_import_naming_its_runner_name():
     """A lazily mapped name whose runner part is absent says which name it maps to."""
     sys.path.append(str(COMPAT))
     try:

@@ -10,7 +10,7 @@ from runner.core.metrics import table_rows
 from runner.core.status import exception_error
 
 
-def test_an_exception_becomes_an_error_record_with_the_last_12_traceback_lines():
+def test_an_exception_becomes_a_failure_record_with_the_last_12_traceback_lines():
     """Message, details (the traceback's last 12 lines, trailing blanks cut), type, text."""
     traceback_text = "\n".join(f"line {i}" for i in range(20)) + "\n\n"
 

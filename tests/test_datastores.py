@@ -107,7 +107,7 @@ def test_paths_outside_a_datastore_are_refused_before_copying(ws, src, tmp_path)
     assert [] == list(outside.iterdir())
 
 
-def test_unknown_and_bad_datastores_are_clear_errors(ws, tmp_path):
+def test_unknown_and_bad_datastores_are_refused_clearly(ws, tmp_path):
     """An unknown name lists the registered ones; a missing folder, a bad name, a taken
     name and cloud datastores are refused."""
     folder = tmp_path / "f"

@@ -89,14 +89,15 @@ CASES = {
 }
 
 
-def test_every_documented_error_kind_has_a_case():
+def test_every_documented_failure_kind_has_a_case():
     """Each error kind the README gives a code to is exercised below, with that code."""
     assert set(DOCUMENTED) == set(CASES)
     assert DOCUMENTED == {kind: kind.exit_code for kind in DOCUMENTED}
 
 
-@pytest.mark.parametrize("kind", list(CASES), ids=lambda kind: kind.__name__)
-def test_an_error_exits_with_its_documented_code(tmp_path: Path, kind: type):
+@pytest.mark.parametrize("kind", list(CASES),
+                         ids=lambda kind: kind.__name__.removesuffix("Error").lower())
+def test_each_failure_kind_exits_with_its_documented_code(tmp_path: Path, kind: type):
     """The command raises ``kind`` for real and exits with the README's code, one line."""
     cwd, args, env = CASES[kind](tmp_path)
 

@@ -350,7 +350,7 @@ def test_time_fields_in_the_view_may_be_iso_text():
 # ------------------------------------------------------------------- errors
 
 
-def test_filter_error_is_a_usage_error_and_a_value_error():
+def test_a_filter_refusal_is_a_usage_refusal_and_a_value_exception():
     """``FilterError`` is caught by ``except UsageError`` and ``except ValueError``."""
     with pytest.raises(UsageError):
         parse_filter("status =")

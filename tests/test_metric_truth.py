@@ -49,7 +49,7 @@ def test_unstorable_values_are_refused_at_the_call(exp: Experiment, call):
     assert ({}, []) == (run.get_metrics(), run.get_details()["warnings"])
 
 
-def test_a_tag_key_with_a_lone_surrogate_is_a_usage_error(exp: Experiment):
+def test_a_tag_key_with_a_lone_surrogate_is_refused_as_misuse(exp: Experiment):
     """set_tags with a lone surrogate in a key raises UsageError and writes no tag."""
     run = exp.start_logging(snapshot_directory=None, outputs=False)
     with pytest.raises(UsageError, match="lone surrogate"):

@@ -78,7 +78,7 @@ def test_a_curated_environment_is_usable_by_name(ws):
     assert [] == Environment.get(ws, "minimal").python.conda_dependencies.pip_packages
 
 
-def test_a_failed_build_points_raise_on_error_to_the_build_log(ws, src, wheelhouse):
+def test_a_failed_build_points_the_raised_failure_to_the_build_log(ws, src, wheelhouse):
     """RunFailed for a failed environment build names logs/env_build.txt, which exists."""
     run = Experiment(ws, "managed").submit(ScriptRunConfig(
         src, "train.py", environment=offline_env(wheelhouse, "no-such-package-xyz")))

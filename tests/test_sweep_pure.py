@@ -584,7 +584,7 @@ SPACE = {"a": uniform(0, 1)}
         (lambda: MedianStoppingPolicy().decide({"a": [0.5]}, "up"), "PrimaryMetricGoal"),
     ],
 )
-def test_a_bad_argument_is_a_usage_error_that_says_what_is_wrong(make, message):
+def test_a_bad_argument_is_refused_saying_what_is_wrong(make, message):
     """Each bad argument raises UsageError whose message names the problem."""
     with pytest.raises(UsageError, match=re.escape(message)):
         make()

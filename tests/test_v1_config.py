@@ -200,7 +200,7 @@ def test_distributed_configs_refuse_more_than_one_node_by_name(tmp_path):
             process_count=2, node_count=2)))
 
 
-def test_mpi_without_mpirun_is_a_clear_error(tmp_path, monkeypatch):
+def test_mpi_without_mpirun_is_refused_clearly(tmp_path, monkeypatch):
     """MpiConfiguration with no mpirun on PATH is refused, saying what to install."""
     monkeypatch.setenv("PATH", str(tmp_path))
 

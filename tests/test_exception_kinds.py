@@ -9,14 +9,14 @@ from runner import Experiment, Run, Workspace
 from runner.core import errors
 
 
-def test_usage_errors_are_value_errors():
+def test_usage_refusals_are_value_exceptions():
     """Every UsageError subclass is a ValueError, so `except ValueError` catches it."""
     kinds = [errors.UsageError, errors.ConfigError, errors.MetricError, errors.ArtifactError,
              errors.SnapshotError, errors.EnvironmentSpecError, errors.RunEnvironmentError]
     assert [True] * len(kinds) == [issubclass(k, ValueError) for k in kinds]
 
 
-def test_not_found_errors_are_lookup_errors():
+def test_not_found_refusals_are_lookup_exceptions():
     """Every not-found error is a LookupError, as KeyError and IndexError are."""
     kinds = [errors.NotFoundError, errors.WorkspaceNotFound, errors.RunNotFound,
              errors.ArtifactNotFound, errors.EnvironmentNotFound]
