@@ -41,6 +41,21 @@ def _fmt(value: Any) -> str:
     return "-" if value is None else str(value)
 
 
+def axis_labels(pad_left: float, pad: float, plot_w: float, plot_h: float, height: float,
+                x_range: tuple[float, float], y_range: tuple[float, float]) -> str:
+    """The four range labels of an inline SVG chart: y high and low at the left, x low
+    and high along the bottom."""
+    text = 'font-size="10" fill="#66707a" font-family="sans-serif"'
+    (x_low, x_high), (y_low, y_high) = x_range, y_range
+    return (f'<text x="{pad_left - 4}" y="{pad + 8}" text-anchor="end" {text}>'
+            f'{escape(_fmt(y_high))}</text>'
+            f'<text x="{pad_left - 4}" y="{pad + plot_h}" text-anchor="end" {text}>'
+            f'{escape(_fmt(y_low))}</text>'
+            f'<text x="{pad_left}" y="{height - 2}" {text}>{escape(_fmt(x_low))}</text>'
+            f'<text x="{pad_left + plot_w}" y="{height - 2}" text-anchor="end" {text}>'
+            f'{escape(_fmt(x_high))}</text>')
+
+
 def svg_chart(x: list[Any], lines: list[tuple[str, list[Any]]], width: int = CHART_WIDTH,
               height: int = CHART_HEIGHT) -> str:
     """An SVG line chart of ``lines`` (name, y values) over ``x``; gaps where y is None."""
@@ -73,17 +88,10 @@ def svg_chart(x: list[Any], lines: list[tuple[str, list[Any]]], width: int = CHA
         for seg in segments:
             paths.append(f'<polyline fill="none" stroke="{color}" stroke-width="1.4" '
                          f'points="{" ".join(seg)}"><title>{escape(name)}</title></polyline>')
-    text = 'font-size="10" fill="#66707a" font-family="sans-serif"'
     axis = (f'<line x1="{pad_left}" y1="{pad}" x2="{pad_left}" y2="{pad + plot_h}" '
             f'stroke="#dde1e5"/><line x1="{pad_left}" y1="{pad + plot_h}" '
             f'x2="{pad_left + plot_w}" y2="{pad + plot_h}" stroke="#dde1e5"/>'
-            f'<text x="{pad_left - 4}" y="{pad + 8}" text-anchor="end" {text}>'
-            f'{escape(_fmt(y_high))}</text>'
-            f'<text x="{pad_left - 4}" y="{pad + plot_h}" text-anchor="end" {text}>'
-            f'{escape(_fmt(y_low))}</text>'
-            f'<text x="{pad_left}" y="{height - 2}" {text}>{escape(_fmt(x_low))}</text>'
-            f'<text x="{pad_left + plot_w}" y="{height - 2}" text-anchor="end" {text}>'
-            f'{escape(_fmt(x_high))}</text>')
+            + axis_labels(pad_left, pad, plot_w, plot_h, height, (x_low, x_high), (y_low, y_high)))
     return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
             f'viewBox="0 0 {width} {height}">{axis}{"".join(paths)}</svg>')
 

@@ -11,7 +11,15 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from .render import _COLORS, _STATUS_COLORS, CHART_HEIGHT, CHART_WIDTH, _fmt, svg_chart
+from .render import (
+    _COLORS,
+    _STATUS_COLORS,
+    CHART_HEIGHT,
+    CHART_WIDTH,
+    _fmt,
+    axis_labels,
+    svg_chart,
+)
 
 
 def _number(value: Any) -> float | None:
@@ -35,20 +43,13 @@ def svg_scatter(points: list[tuple[float, float, str]], width: int = CHART_WIDTH
     x_low, x_high, y_low, y_high = min(xs), max(xs), min(ys), max(ys)
     x_span, y_span = (x_high - x_low) or 1, (y_high - y_low) or 1
     pad_left, pad, plot_w, plot_h = 46, 6, width - 54, height - 24
-    text = 'font-size="10" fill="#66707a" font-family="sans-serif"'
     dots = "".join(
         f'<circle cx="{pad_left + (x - x_low) / x_span * plot_w:.1f}" '
         f'cy="{pad + plot_h - (y - y_low) / y_span * plot_h:.1f}" r="3" fill="{_COLORS[0]}">'
         f'<title>{escape(label)}</title></circle>' for x, y, label in points)
     axis = (f'<line x1="{pad_left}" y1="{pad + plot_h}" x2="{pad_left + plot_w}" '
             f'y2="{pad + plot_h}" stroke="#dde1e5"/>'
-            f'<text x="{pad_left - 4}" y="{pad + 8}" text-anchor="end" {text}>'
-            f'{escape(_fmt(y_high))}</text>'
-            f'<text x="{pad_left - 4}" y="{pad + plot_h}" text-anchor="end" {text}>'
-            f'{escape(_fmt(y_low))}</text>'
-            f'<text x="{pad_left}" y="{height - 2}" {text}>{escape(_fmt(x_low))}</text>'
-            f'<text x="{pad_left + plot_w}" y="{height - 2}" text-anchor="end" {text}>'
-            f'{escape(_fmt(x_high))}</text>')
+            + axis_labels(pad_left, pad, plot_w, plot_h, height, (x_low, x_high), (y_low, y_high)))
     return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
             f'viewBox="0 0 {width} {height}">{axis}{dots}</svg>')
 
