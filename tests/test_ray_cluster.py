@@ -164,6 +164,7 @@ def test_a_job_that_raises_ends_failed_with_its_outputs_kept(
 
 TASKS = """
 import os
+import time
 import ray
 from azureml.core import Run as V1Run
 from runner import Run
@@ -182,8 +183,13 @@ def work(i):
 
 ray.init()
 # The head has 2 CPUs; the job's driver holds the one it asked for (entrypoint_num_cpus).
-print("CPU-FREE", ray.available_resources().get("CPU"), "OF", ray.cluster_resources()["CPU"],
-      flush=True)
+free = None
+for _ in range(100):  # the resource view of a new driver is filled in shortly after init
+    free = ray.available_resources().get("CPU")
+    if free is not None:
+        break
+    time.sleep(0.1)
+print("CPU-FREE", free, "OF", ray.cluster_resources()["CPU"], flush=True)
 print("TASK-RUNS", sorted(set(ray.get([work.remote(i) for i in range(3)]))), flush=True)
 client = HttpClient(os.environ["RUNNER_TRACKING_URI"], os.environ["RUNNER_TRACKING_TOKEN"],
                     os.environ["RUNNER_TRACKING_CA"])
