@@ -38,7 +38,7 @@ from ..store import liveness as _liveness
 from ..store import proc as _proc
 from . import hooks
 from .run_files import RunFiles
-from .run_metrics import RunMetrics
+from .run_metrics import JournalState, RunMetrics
 from .run_registry import RunRegistry
 from .run_v1 import RunV1
 
@@ -85,6 +85,7 @@ class Run(RunMetrics, RunFiles, RunRegistry, RunV1):
         self._fast = self._buffer.fast
         self._registered = False
         self._unwritten: list = []
+        self._journal = JournalState()
         # One writer at a time: two threads flushing at once (the background
         # flusher and flush()/get_metrics()) could commit their drains out of order.
         # Reentrant because the SIGTERM handler may flush on the thread that holds it.

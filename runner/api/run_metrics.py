@@ -20,6 +20,9 @@ from ..inrun import flusher as _flusher
 if TYPE_CHECKING:
     from ..store.db import Store
 
+#: A logging call checks that the writer is not starved each time a metric's queue
+#: reaches a multiple of this plus one (a mask: 4,096 values).
+_CHECK_EVERY = 0xFFF
 #: Floats written at once above which freed memory is handed back to the system.
 _BIG_WRITE = 1 << 19
 #: How long, and how many values, a run keeps retrying a failing write before it
@@ -30,6 +33,59 @@ RETRY_VALUES = 5_000_000
 #: was logged durable, so a big drain (100,000 names) is written in steps. Fewer,
 #: bigger steps cost fewer GIL hand-offs next to a busy thread.
 WRITE_NAMES = 5000
+#: Names in one drain above which it is made durable as one journal row first
+#: (:mod:`runner.store.metric_journal`) and moved into metric chunks in steps.
+JOURNAL_NAMES = 1000
+#: Seconds of a background write cycle spent moving journal rows into chunks.
+MOVE_SECONDS = 0.15
+#: Values held for moving above which loggers wait for the writer (backpressure).
+BACKLOG_VALUES = 4_000_000
+
+
+class JournalState:
+    """A run writer's journal rows not yet moved into metric chunks, oldest first.
+
+    ``moving`` is ``[row id, entries, done]``, the row being moved; ``next_ids``
+    the rows written since, whose entries ``merged`` holds in order: they are
+    merged into one row when ``moving`` is done, so a writer with many names
+    moves each name once per pass, not once per row.
+    """
+
+    def __init__(self) -> None:
+        self.moving: list[Any] | None = None
+        self.merged = _metrics.Merged()
+        self.next_ids: list[int] = []
+
+    def __bool__(self) -> bool:
+        return self.moving is not None or bool(self.next_ids)
+
+    def behind(self) -> bool:
+        """True when the writer holds more than BACKLOG_VALUES values to move."""
+        held = self.merged.values
+        if self.moving is not None:
+            held += sum(len(e[2]) + (len(e[4]) if e[4] is not None else 0)
+                        for e in self.moving[1][self.moving[2]:])
+        return held > BACKLOG_VALUES
+
+    def move(self, store: Any, run_id: str, complete: bool) -> None:
+        """Move rows into chunks: all of them, or for about MOVE_SECONDS."""
+        started = time.monotonic()
+        while self:
+            if self.moving is None:
+                entries = self.merged.drained()
+                row = self.next_ids[0] if len(self.next_ids) == 1 else \
+                    store.journal_metrics(run_id, entries, replaces=self.next_ids)
+                self.moving = [row, entries, 0]
+                self.merged = _metrics.Merged()
+                self.next_ids = []
+            row, entries, done = self.moving
+            done = store.move_journal(run_id, row, entries, done, steps=None if complete else 1)
+            if done < 0 or done >= len(entries):
+                self.moving = None
+            else:
+                self.moving[2] = done
+            if not complete and time.monotonic() - started > MOVE_SECONDS:
+                return
 
 
 class RunMetrics:
@@ -46,6 +102,7 @@ class RunMetrics:
     _write_lock: threading.RLock
     _lost_values: dict[str, tuple[int, str]] | None = None
     _failing_since: float | None = None
+    _journal: JournalState
 
     def _end(self, status: str, error: dict[str, Any] | None) -> None:  # pragma: no cover
         raise NotImplementedError
@@ -58,10 +115,15 @@ class RunMetrics:
         """
         if step is None and type(value) is float:
             try:
-                self._fast[name].append(value)
-                return
+                queued = self._fast[name]
             except KeyError:
                 pass
+            else:
+                queued.append(value)
+                if len(queued) & _CHECK_EVERY:
+                    return
+                _flusher.check_late()  # the writer may be starved of the GIL
+                return
         self._add(name, _metrics.SCALAR, _metrics.normalize_value(name, value), step)
 
     def log_list(self, name: str, value: Iterable[Any], description: str = "") -> None:
@@ -106,9 +168,12 @@ class RunMetrics:
             _flusher.register(self)
             # A handle dropped with values queued (a worker's local Run) writes them
             # as it goes: the flusher holds runs weakly.
-            weakref.finalize(self, _write_left, self._store, self._id, self._buffer)
+            weakref.finalize(self, _write_left, self._store, self._id, self._buffer,
+                             self._journal)
         elif self._fast is not self._buffer.fast:
             _flusher.wait_caught_up()  # the writer fell behind: backpressure
+        else:
+            _flusher.check_late()
 
     def _throttle(self, on: bool) -> None:
         """Route float logging through ``_add`` (which waits) while the writer is behind.
@@ -122,13 +187,20 @@ class RunMetrics:
     def _after_fork(self) -> None:
         """In a forked child: the parent writes what was queued; start empty."""
         self._write_lock = threading.RLock()
+        self._journal = JournalState()  # the parent's rows are the parent's to move
         self._buffer.reset()
         self._fast = self._buffer.fast
         self._unwritten = []
         self._registered = False
 
-    def _write_pending(self) -> None:
+    def _write_pending(self, complete: bool = True) -> bool:
         """Write what is queued; values that keep failing are recorded as lost.
+
+        A drain of many names is made durable as one journal row and moved into
+        metric chunks in steps: all of them now with ``complete``, else for
+        about MOVE_SECONDS (the background writer). Returns True when the
+        writer is behind (loggers should wait): the durable write took longer
+        than a cycle, or more than BACKLOG_VALUES values wait to be moved.
 
         After a failed write the values are kept for the next try, but not for
         ever: past ``RETRY_SECONDS`` of failures, or ``RETRY_VALUES`` values, they
@@ -138,30 +210,60 @@ class RunMetrics:
         with self._write_lock:
             drained = self._unwritten + self._buffer.drain()
             self._unwritten = []
-            if not drained and not self._lost_values:
-                return
-            written = 0  # entries of ``drained`` committed so far
-            try:
-                if self._lost_values:
+            state = self._journal
+            if not drained and not self._lost_values and not state:
+                return False
+            if self._lost_values:
+                try:
                     record = getattr(self._store, "record_loss", None)
                     if record is not None:
                         record(self._id, [(n, c, r) for n, (c, r) in self._lost_values.items()])
                     self._lost_values = None
-                started = time.monotonic()
-                while written < len(drained):
-                    self._store.write_metrics(self._id, drained[written : written + WRITE_NAMES])
-                    written += WRITE_NAMES
-                    if written < len(drained) and time.monotonic() - started > _flusher.INTERVAL:
-                        # A long write: make loggers wait now, not after it, so what
-                        # piles up meanwhile stays small.
-                        _flusher._throttle(True)
-                self._failing_since = None
-            except Exception as exc:
-                self._keep_or_drop(drained[written:], exc)
-                raise
-            if sum(len(d[4]) for d in drained if d[4] is not None) > _BIG_WRITE:
-                del drained
-                _flusher.release_memory()
+                except Exception as exc:
+                    self._keep_or_drop(drained, exc)
+                    raise
+            started = time.monotonic()
+            journal = getattr(self._store, "journal_metrics", None)
+            if drained and journal is not None and (state or len(drained) > JOURNAL_NAMES):
+                try:
+                    row = journal(self._id, drained)
+                except (ValueError, TypeError, OverflowError, RecursionError):
+                    self._write_direct(drained)  # each entry's failure is its own there
+                except Exception as exc:
+                    self._keep_or_drop(drained, exc)
+                    raise
+                else:
+                    self._failing_since = None
+                    state.next_ids.append(row)
+                    state.merged.add(drained)
+            elif drained:
+                self._write_direct(drained)
+            # Behind: the durable write itself took longer than a cycle, or more is
+            # held for moving than BACKLOG_VALUES.
+            slow = time.monotonic() - started > _flusher.INTERVAL
+            if state:
+                state.move(self._store, self._id, complete)
+            return slow or state.behind()
+
+    def _write_direct(self, drained: list) -> None:
+        """Write ``drained`` into metric chunks, in transactions of WRITE_NAMES names."""
+        written = 0  # entries of ``drained`` committed so far
+        try:
+            started = time.monotonic()
+            while written < len(drained):
+                self._store.write_metrics(self._id, drained[written : written + WRITE_NAMES])
+                written += WRITE_NAMES
+                if written < len(drained) and time.monotonic() - started > _flusher.INTERVAL:
+                    # A long write: make loggers wait now, not after it, so what
+                    # piles up meanwhile stays small.
+                    _flusher._throttle(True)
+            self._failing_since = None
+        except Exception as exc:
+            self._keep_or_drop(drained[written:], exc)
+            raise
+        if sum(len(d[4]) for d in drained if d[4] is not None) > _BIG_WRITE:
+            del drained
+            _flusher.release_memory()
 
     def _keep_or_drop(self, drained: list, exc: Exception) -> None:
         now = time.monotonic()
@@ -234,13 +336,20 @@ class RunMetrics:
         return _shape_all(self._store.read_metrics(self._id, system=True))
 
 
-def _write_left(store: Any, run_id: str, buffer: _metrics.MetricBuffer) -> None:
+def _write_left(store: Any, run_id: str, buffer: _metrics.MetricBuffer,
+                journal: JournalState) -> None:
     """Write what a garbage-collected Run handle still held."""
     drained = buffer.drain()
-    if not drained:
+    if not drained and not journal:
         return
     try:
-        store.write_metrics(run_id, drained)
+        if journal:
+            if drained:
+                journal.next_ids.append(store.journal_metrics(run_id, drained))
+                journal.merged.add(drained)
+            journal.move(store, run_id, complete=True)
+        else:
+            store.write_metrics(run_id, drained)
     except Exception:
         import logging
 

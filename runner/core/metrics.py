@@ -232,6 +232,62 @@ def unpack(enc: str, data: bytes) -> list[Any]:
     return json.loads(data)
 
 
+class Merged:
+    """Drained lists merged into one, in order: each name once, its values in order.
+
+    A drained entry is ``(name, kind, values, steps, floats)``: ``values`` (with
+    ``steps``, or None when no value had one) come first, then the trailing
+    ``floats`` (an ``array('d')`` or None). Names keep the order of their first
+    appearance. The entries added are taken over (extended in place), not copied.
+    """
+
+    def __init__(self) -> None:
+        self.entries: dict[str, list[Any]] = {}
+        self.values = 0
+
+    def add(self, drained: list[tuple]) -> None:
+        """Append every entry of ``drained``."""
+        entries = self.entries
+        for name, kind, values, steps, floats in drained:
+            self.values += len(values) + (len(floats) if floats is not None else 0)
+            entry = entries.get(name)
+            if entry is None:
+                entries[name] = [kind, values, steps, floats]
+            else:
+                _append(entry, values, steps, floats)
+
+    def drained(self) -> list[tuple]:
+        """The merged entries, as a drained list."""
+        return [(name, kind, values, steps, floats)
+                for name, (kind, values, steps, floats) in self.entries.items()]
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+
+def _append(entry: list[Any], values: list[Any], steps: list[Any] | None,
+            floats: array | None) -> None:
+    """Append one drained entry's values to ``entry`` (``[kind, values, steps, floats]``)."""
+    if values:
+        held = entry[3]
+        if held is not None and len(held):
+            # Values follow the held trailing floats: they become plain values first.
+            if entry[2] is not None:
+                entry[2].extend([None] * len(held))
+            entry[1].extend(held.tolist())
+        entry[3] = None
+        if steps is not None or entry[2] is not None:
+            if entry[2] is None:
+                entry[2] = [None] * len(entry[1])
+            entry[2].extend(steps if steps is not None else [None] * len(values))
+        entry[1].extend(values)
+    if floats is not None and len(floats):
+        if entry[3] is None:
+            entry[3] = floats
+        else:
+            entry[3].extend(floats)
+
+
 # --------------------------------------------------------------------------- shapes
 
 
@@ -311,21 +367,25 @@ class MetricBuffer:
         out = []
         with self.lock:
             pending, self.pending = self.pending, {}
-            names = list(pending) + [n for n in self.fast if n not in pending]
-            for name in names:
-                items = pending.get(name, [])
-                fast = self.fast.get(name)
+            fast_queues = self.fast
+            for name, items in pending.items():
+                fast = fast_queues.get(name)
                 floats = None
                 if fast is not None and len(fast):
                     n = len(fast)
                     floats = fast[:n]
                     del fast[:n]
-                if not items and floats is None:
-                    continue
                 values = [v for v, _ in items]
                 steps = [s for _, s in items]
                 has_steps = any(s is not None for s in steps)
                 out.append((name, self.kinds[name], values, steps if has_steps else None, floats))
+            # Names with floats only (the hot path): one slice each, nothing else.
+            for name, fast in fast_queues.items():
+                n = len(fast)
+                if n and name not in pending:
+                    floats = fast[:n]
+                    del fast[:n]
+                    out.append((name, SCALAR, [], None, floats))
         return out
 
     def reset(self) -> None:

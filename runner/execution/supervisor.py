@@ -265,6 +265,9 @@ class Supervisor(RunOwner):
         # What the script left running (background jobs of its group, setsid() daemons
         # re-parented to us) ends with the run.
         self._end_script_tree()
+        # Metric values a killed writer had made durable in the journal go into the
+        # record now, not at the first read.
+        self.store.settle_journal([self.run_id])
         full = self.no_space or _full_filesystem(self.run_dir)
         if full:
             status, error = FAILED, _no_space_error(full, error)

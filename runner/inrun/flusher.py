@@ -1,15 +1,23 @@
 """Writes logged metrics in the background, so ``run.log`` never waits for disk.
 
 One daemon thread per process serves every run with unwritten values. It writes
-at least every half second, and everything is written at ``flush()``, at
+every quarter second (``INTERVAL``), and everything is written at ``flush()``, at
 interpreter exit (atexit), on SIGTERM and when a ``multiprocessing`` worker ends
 (its ``os._exit`` skips atexit), so a process killed with SIGKILL loses at most
 what it logged in about the last second.
 
-Backpressure keeps that promise under load: when a write cycle takes longer than
-``INTERVAL`` (the writer fell behind: many names, busy threads), logging calls
-wait (at most ``MAX_BLOCK`` seconds each) until the writer has caught up,
-instead of letting the unwritten backlog, and the loss window, grow.
+What keeps that promise under load:
+
+- A drain of many names is made durable as one journal row, then moved into
+  metric chunks in bounded steps (:mod:`runner.store.metric_journal`).
+- Backpressure: when a run's writer is behind (its durable write took longer
+  than ``INTERVAL``, or too much waits to be moved), logging calls wait (at most
+  ``MAX_BLOCK`` seconds each) until it has caught up, instead of letting the
+  unwritten backlog, and the loss window, grow.
+- Starvation: a thread that makes short blocking calls in a tight loop takes the
+  GIL back before the writer wakes, and could starve it for ever. Logging calls
+  check now and then (:func:`check_late`) and, when the last cycle is older than
+  ``LATE``, wait for one.
 
 After ``os.fork()`` the child starts with empty buffers (the parent writes what
 was logged before the fork) and its own writer thread.
@@ -26,13 +34,13 @@ import time
 import weakref
 from typing import Protocol
 
-INTERVAL = 0.5
+INTERVAL = 0.25
 #: Longest a logging call waits for a writer that fell behind.
 MAX_BLOCK = 2.0
 
 
 class _Flushable(Protocol):
-    def _write_pending(self) -> None: ...
+    def _write_pending(self, complete: bool = True) -> bool | None: ...
 
     def _on_terminate(self) -> None: ...
 
@@ -58,6 +66,7 @@ def register(run: _Flushable) -> None:
         if _thread is None or _thread_pid != os.getpid() or not _thread.is_alive():
             _thread = threading.Thread(target=_loop, name="runner-metrics", daemon=True)
             _thread_pid = os.getpid()
+            _note_started()
             _thread.start()
             _install_sigterm()
             if not _mp_finalizer and _in_worker():
@@ -65,6 +74,7 @@ def register(run: _Flushable) -> None:
 
 
 def _loop() -> None:
+    global _cycles, _cycle_done
     busy = 0.0
     while True:
         # A write that took long means values arrive fast: start the next one sooner,
@@ -72,9 +82,14 @@ def _loop() -> None:
         _wake.wait(max(0.0, INTERVAL - busy))
         _wake.clear()
         started = time.monotonic()
-        flush_all()
-        busy = time.monotonic() - started
-        _throttle(busy > INTERVAL)
+        behind = flush_all(complete=False)
+        now = time.monotonic()
+        busy = now - started
+        with _cycle:
+            _cycles += 1
+            _cycle_done = now
+            _cycle.notify_all()
+        _throttle(behind)
 
 
 def _throttle(on: bool) -> None:
@@ -99,16 +114,52 @@ def wait_caught_up() -> None:
     _caught_up.wait(MAX_BLOCK)
 
 
-def flush_all() -> None:
-    """Write every registered run's pending values now."""
+def flush_all(complete: bool = True) -> bool:
+    """Write every registered run's pending values now; True if a writer is behind.
+
+    ``complete=False`` (the background cycle, SIGTERM): what was logged is made
+    durable, and moving a big backlog into metric chunks goes on for a bounded
+    time only.
+    """
+    behind = False
     for run in list(_runs.values()):
         try:
-            run._write_pending()
+            behind = bool(run._write_pending(complete)) or behind
         except Exception:
             import logging
 
             logging.getLogger(__name__).warning(
                 "could not write metrics of run %s", getattr(run, "id", "?"), exc_info=True)
+    return behind
+
+
+#: Seconds since the writer's last cycle after which a logging call waits for one:
+#: a thread that makes short blocking calls (a write, a read) in a tight loop takes
+#: the GIL back before a waiting thread wakes, and can starve the writer for ever.
+LATE = 0.5
+_cycle = threading.Condition(threading.Lock())
+_cycles = 0
+_cycle_done = time.monotonic()
+
+
+def _note_started() -> None:
+    global _cycle_done
+    _cycle_done = time.monotonic()
+
+
+def check_late() -> None:
+    """Called now and then by logging calls: if the writer is late, wait for a cycle.
+
+    While this thread waits on a lock, it does not hold the GIL, so the writer
+    runs; the wait is bounded by MAX_BLOCK.
+    """
+    if time.monotonic() - _cycle_done < LATE or _thread is None or \
+            threading.current_thread() is _thread or not _thread.is_alive():
+        return
+    with _cycle:
+        seen = _cycles
+        _wake.set()
+        _cycle.wait_for(lambda: _cycles != seen, MAX_BLOCK)
 
 
 _trim: list = []
@@ -151,7 +202,7 @@ def _install_sigterm() -> None:
 
 
 def _on_sigterm(signum, frame) -> None:
-    flush_all()
+    flush_all(complete=False)
     for run in list(_runs.values()):
         try:
             run._on_terminate()
@@ -171,8 +222,11 @@ def _after_fork_in_child() -> None:
     A ``multiprocessing`` worker ends with ``os._exit``, which skips atexit: its
     values are flushed by a multiprocessing finalizer instead.
     """
-    global _thread, _thread_pid, _lock, _caught_up
+    global _thread, _thread_pid, _lock, _caught_up, _cycle, _cycles, _cycle_done
     _lock = threading.Lock()
+    _cycle = threading.Condition(threading.Lock())
+    _cycles = 0
+    _cycle_done = time.monotonic()
     _thread = None
     _thread_pid = None
     _caught_up = threading.Event()

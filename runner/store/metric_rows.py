@@ -16,6 +16,7 @@ from typing import Any
 
 from ..core import metrics as _metrics
 from ..core.errors import StoreError
+from .metric_journal import MetricJournal
 
 #: Drained entries (one per metric name) written per transaction: a transaction is
 #: short and bounded however many names a write holds, so what is committed stays
@@ -43,7 +44,7 @@ def _flat(rows: list[tuple]) -> list[Any]:
     return [v for row in rows for v in row]
 
 
-class MetricRows:
+class MetricRows(MetricJournal):
     """Writing and reading a run's metrics.
 
     Writes cost a few statements per transaction, not per metric name: the
@@ -70,6 +71,7 @@ class MetricRows:
     def write_metrics(
         self, run_id: str, drained: list, *, system: bool = False,
         batch: tuple[str, int] | None = None,
+        journal: tuple[int, int, int, bool] | None = None,
     ) -> bool:
         """Append what a MetricBuffer drained, in transactions of at most BATCH_NAMES names.
 
@@ -80,12 +82,18 @@ class MetricRows:
         ``batch``: an idempotency key ``(sender, seq)`` (a batch sent over HTTP, of
         bounded size): all of it goes in one transaction with the key, and a batch
         whose key is stored already is not stored again (returns False).
+
+        ``journal``: ``(journal row, done, end, finished)``: ``drained`` is that
+        row's entries ``done`` to ``end``, written in one transaction that records
+        the row's progress (and deletes it when ``finished``); returns False, and
+        writes nothing, when the row's progress is no longer ``done`` (another
+        process moved these entries first).
         """
-        parts = [drained] if batch is not None else \
+        parts = [drained] if batch is not None or journal is not None else \
             [drained[i : i + BATCH_NAMES] for i in range(0, len(drained), BATCH_NAMES)]
         for part in parts:
             try:
-                stored = self._write_batch(run_id, part, system, batch)
+                stored = self._write_batch(run_id, part, system, batch, journal)
             except StoreError as exc:
                 if not isinstance(exc.__cause__, sqlite3.IntegrityError):
                     raise
@@ -94,13 +102,14 @@ class MetricRows:
                 cache = self._metric_cache()
                 for key in [k for k in cache if k[0] == run_id]:
                     del cache[key]
-                stored = self._write_batch(run_id, part, system, batch)
+                stored = self._write_batch(run_id, part, system, batch, journal)
             if not stored:
                 return False
         return True
 
     def _write_batch(self, run_id: str, drained: list, system: bool,
-                     batch: tuple[str, int] | None = None) -> bool:
+                     batch: tuple[str, int] | None = None,
+                     journal: tuple[int, int, int, bool] | None = None) -> bool:
         now = time.time()
         cache = self._metric_cache()
         sys_flag = int(system)
@@ -131,6 +140,11 @@ class MetricRows:
                     "INSERT OR IGNORE INTO metric_batches (run_id, sender, seq) VALUES (?, ?, ?)",
                     (run_id, batch[0], batch[1])).rowcount:
                 return False  # stored once already
+            if journal is not None:
+                progress = conn.execute("SELECT done FROM metric_journal WHERE id = ?",
+                                        (journal[0],)).fetchone()
+                if progress is None or progress[0] != journal[1]:
+                    return False  # moved by another process meanwhile
             unknown = [e[0] for e in encoded if (run_id, sys_flag, e[0]) not in cache]
             found = self._lookup(conn, run_id, sys_flag, unknown) if unknown else {}
             new_rows = []
@@ -184,6 +198,12 @@ class MetricRows:
                                  [(r[5], r[6], r[0]) for r in update_rows])
             if lost:
                 self._insert_losses(conn, run_id, sys_flag, lost, now)
+            if journal is not None:
+                if journal[3]:
+                    conn.execute("DELETE FROM metric_journal WHERE id = ?", (journal[0],))
+                else:
+                    conn.execute("UPDATE metric_journal SET done = ? WHERE id = ?",
+                                 (journal[2], journal[0]))
         cache.update(staged)  # only once committed
         if lost:
             import logging
@@ -249,6 +269,7 @@ class MetricRows:
         self, run_id: str, name: str | None = None, *, system: bool = False
     ) -> dict[str, tuple[str, list[Any]]]:
         """``{name: (kind, values)}`` of a run's user (or system) metrics."""
+        self.settle_journal([run_id])
         sql = ("SELECT m.name, m.kind, c.enc, c.data FROM metrics m JOIN metric_chunks c "
                "ON c.metric_id = m.id WHERE m.run_id = ? AND m.system = ?")
         params: list[Any] = [run_id, int(system)]
@@ -267,6 +288,7 @@ class MetricRows:
     def last_metrics(self, run_ids: list[str]) -> dict[str, dict[str, Any]]:
         """The last value of each scalar user metric of each run (for listings)."""
         out: dict[str, dict[str, Any]] = {}
+        self.settle_journal(run_ids)
         for i in range(0, len(run_ids), 500):
             part = run_ids[i : i + 500]
             rows = self.read(
@@ -286,6 +308,7 @@ class MetricRows:
         encodings (``d``/``q`` are numbers, ``j`` JSON), ``stepped`` whether any value was
         logged with a step.
         """
+        self.settle_journal([run_id])
         rows = self.read(
             "SELECT m.name, m.kind, m.count, m.last, "
             "(SELECT GROUP_CONCAT(DISTINCT c.enc) FROM metric_chunks c WHERE c.metric_id = m.id), "
@@ -306,6 +329,7 @@ class MetricRows:
         when the run has no such metric; ``steps`` are the logged steps of a chunk's
         values (None when they were logged without one) and ``time`` when it was written.
         """
+        self.settle_journal([run_id])
         found = self.read("SELECT id, kind FROM metrics WHERE run_id = ? AND system = ? "
                           "AND name = ?", (run_id, int(system), name))
         if not found:

@@ -138,4 +138,23 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (run_id, sender, seq)
     ) WITHOUT ROWID;
     """,
+    # 7: metric values made durable in one row per write while a writer with many
+    # names catches up; moved into metric chunks in bounded steps (``done`` counts the
+    # entries moved) by their writer, or by any reader once that writer is gone
+    """
+    CREATE TABLE metric_journal (
+        id INTEGER PRIMARY KEY,
+        run_id TEXT NOT NULL,
+        system INTEGER NOT NULL DEFAULT 0,
+        writer_pid INTEGER NOT NULL,
+        writer_start REAL,
+        names TEXT NOT NULL,
+        counts BLOB NOT NULL,
+        floats BLOB NOT NULL,
+        items TEXT,
+        done INTEGER NOT NULL DEFAULT 0,
+        time REAL NOT NULL
+    );
+    CREATE INDEX metric_journal_by_run ON metric_journal(run_id);
+    """,
 ]

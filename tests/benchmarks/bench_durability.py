@@ -9,7 +9,9 @@ SIGKILL after ``--seconds``, and measures the loss window: how long before the
 kill the last stored value had been logged. The logger stamps ``(values logged,
 time)`` into a shared memory map every few thousand calls (no system call, so the
 stamps do not change the load); after the kill, the stored count of each metric
-is looked up in the stamps. CLOCK_MONOTONIC is shared by both processes.
+is looked up in the stamps. CLOCK_MONOTONIC is shared by both processes. What is
+stored is what a reader finds: metric chunks, plus the journal rows of a writer with
+many names (moved into chunks by the first reader once the writer is gone).
 
 Cases:
 
@@ -129,9 +131,18 @@ def _read_stamps(maps: mmap.mmap, lane: int) -> list[tuple[float, float]]:
 
 
 def _stored(ws, run_id: str) -> dict[str, int]:
+    """Values stored per metric: in metric chunks, or in journal rows not yet moved.
+
+    As any reader does first, the journal rows of a writer that is gone are moved
+    into metric chunks; the rows of a live writer are counted where they are.
+    """
+    ws.store.settle_journal([run_id])
     rows = ws.store.read("SELECT name, count FROM metrics WHERE run_id = ? AND system = 0",
                          (run_id,))
-    return dict(rows)
+    stored = dict(rows)
+    for name, count in ws.store.journal_counts(run_id).items():
+        stored[name] = stored.get(name, 0) + count
+    return stored
 
 
 def run_case(case: str, seconds: float, tmp: Path) -> dict:
