@@ -269,6 +269,8 @@ def _append(entry: list[Any], values: list[Any], steps: list[Any] | None,
             floats: array | None) -> None:
     """Append one drained entry's values to ``entry`` (``[kind, values, steps, floats]``)."""
     if values:
+        if type(entry[1]) is not list:
+            entry[1] = list(entry[1])  # a drained entry's empty ()
         held = entry[3]
         if held is not None and len(held):
             # Values follow the held trailing floats: they become plain values first.
@@ -363,7 +365,10 @@ class MetricBuffer:
                 self.fast[name] = array("d")
 
     def drain(self) -> list[tuple[str, str, list[Any], list[int | None] | None, array | None]]:
-        """Take everything queued: ``(name, kind, values, steps, trailing floats)``."""
+        """Take everything queued: ``(name, kind, values, steps, trailing floats)``.
+
+        ``values`` is a list, or ``()`` for a name that only has trailing floats.
+        """
         out = []
         with self.lock:
             pending, self.pending = self.pending, {}
@@ -379,13 +384,14 @@ class MetricBuffer:
                 steps = [s for _, s in items]
                 has_steps = any(s is not None for s in steps)
                 out.append((name, self.kinds[name], values, steps if has_steps else None, floats))
-            # Names with floats only (the hot path): one slice each, nothing else.
+            # Names with floats only (the hot path): one slice each, nothing else (no
+            # values list either: fewer objects for the garbage collector to walk).
             for name, fast in fast_queues.items():
                 n = len(fast)
                 if n and name not in pending:
                     floats = fast[:n]
                     del fast[:n]
-                    out.append((name, SCALAR, [], None, floats))
+                    out.append((name, SCALAR, (), None, floats))
         return out
 
     def reset(self) -> None:
