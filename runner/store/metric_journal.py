@@ -22,7 +22,6 @@ The base of :class:`runner.store.metric_rows.MetricRows` (and so a part of
 from __future__ import annotations
 
 import json
-import logging
 import time
 from array import array
 from contextlib import AbstractContextManager
@@ -33,8 +32,6 @@ from . import proc as _proc
 
 #: Entries moved into metric chunks per transaction.
 STEP_NAMES = 2000
-
-_log = logging.getLogger(__name__)
 
 
 def encode(drained: list) -> tuple[str, bytes, bytes, str | None]:
@@ -160,7 +157,9 @@ class MetricJournal:
                 if dead[key]:
                     self._settle_row(journal_id, run_id, bool(system))
         except StoreError as exc:
-            _log.warning("metric journal rows not moved yet: %s", exc)
+            import logging  # not at import: every script pays for a module-level import
+
+            logging.getLogger(__name__).warning("metric journal rows not moved yet: %s", exc)
 
     def _journal_rows(self, run_ids: list[str] | None) -> list[tuple]:
         sql = "SELECT id, run_id, system, writer_pid, writer_start FROM metric_journal"
