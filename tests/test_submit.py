@@ -5,6 +5,7 @@ Every test runs real scripts in real processes under a real supervisor.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -229,6 +230,46 @@ def test_show_output_streams_the_log_and_a_summary(exp, src, capsys):
     assert "line one\nline two\n" in out
     assert "Execution Summary" in out
     assert out.index("line two") < out.index("Execution Summary")
+
+
+def test_streaming_a_run_this_process_started_shows_output_while_it_runs(exp, src, tmp_path):
+    """The submitting process streams its own run live without watching files (an
+    inotify instance costs a kernel grace period to close): a line the script prints
+    reaches the waiter while the script still waits for the waiter's answer."""
+    from runner.execution.wait import wait_for_completion
+
+    go = tmp_path / "go"
+    write(src, {"ask.py": f"""
+        import os, time
+        print("ready", flush=True)
+        while not os.path.exists({str(go)!r}):
+            time.sleep(0.01)
+        print("answered")
+    """})
+    inotify_seen = []
+
+    class Answering(io.StringIO):
+        def write(self, text):
+            if "ready" in text:
+                inotify_seen.extend(
+                    fd for fd in os.listdir("/proc/self/fd")
+                    if "inotify" in _link(f"/proc/self/fd/{fd}"))
+                go.write_text("")
+            return super().write(text)
+
+    out = Answering()
+    run = exp.submit(ScriptRunConfig(src, "ask.py"))
+    details = wait_for_completion(run, show_output=True, out=out)
+    assert "Completed" == details["status"]
+    assert out.getvalue().index("ready") < out.getvalue().index("answered")
+    assert [] == inotify_seen
+
+
+def _link(path: str) -> str:
+    try:
+        return os.readlink(path)
+    except OSError:
+        return ""
 
 
 def test_non_utf8_output_and_large_output_do_not_break_anything(exp, src, capsys):

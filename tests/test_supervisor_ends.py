@@ -76,3 +76,49 @@ def test_a_daemon_left_behind_by_a_finished_script_is_ended(fast: Workspace, tmp
     assert "Completed" == run.wait_for_completion()["status"]
     pid = int((run.folder / "outputs" / "daemon.pid").read_text())
     assert _gone(pid)
+
+
+_BACKGROUND = """
+    import os, subprocess, sys
+    os.makedirs("outputs", exist_ok=True)
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    open("outputs/child.pid", "w").write(str(child.pid))
+"""
+
+
+def test_a_background_job_left_in_the_script_group_is_ended(fast: Workspace, tmp_path: Path):
+    """A child the script started and left running (still in its process group) ends
+    with the run, though the script itself exited 0."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "background.py").write_text(textwrap.dedent(_BACKGROUND))
+    run = Experiment(fast, "background").submit(ScriptRunConfig(src, "background.py"))
+    assert "Completed" == run.wait_for_completion()["status"]
+    assert _gone(int((run.folder / "outputs" / "child.pid").read_text()))
+
+
+def test_has_children_is_false_only_when_no_child_is_left_unreaped():
+    """The check the supervisor trusts to skip its process scans: a running child and
+    an exited but unreaped one both count; once reaped, nothing does (checked in a
+    fresh process, which has no other children)."""
+    import json
+    import subprocess
+    import sys
+
+    code = textwrap.dedent("""
+        import json, os, subprocess, sys
+        from runner.execution.supervisor import _has_children
+        seen = [_has_children()]
+        child = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"],
+                                 stdin=subprocess.PIPE)
+        seen.append(_has_children())
+        child.stdin.close()
+        os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOWAIT)  # exited, not reaped
+        seen.append(_has_children())
+        child.wait()
+        seen.append(_has_children())
+        print(json.dumps(seen))
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=60).stdout
+    assert [False, True, True, False] == json.loads(out)

@@ -247,3 +247,55 @@ def test_show_names_the_supervisor_pid(ws, src):
             line for line in out.splitlines() if line.startswith("Supervisor:"))
     finally:
         end(ws, report["run"])
+
+
+def test_a_forked_supervisor_imports_nothing_on_its_way_to_the_script(ws, src):
+    """What a supervisor needs up to the script's launch is imported once, in the
+    submitter before it forks, not again in every run's supervisor."""
+    report = drive(ws, src, """
+        from runner.execution import launch, supervisor
+        seen = {}
+        run_supervisor, spawn = supervisor.Supervisor.run, launch.spawn
+        def traced_run(self):
+            seen["at_fork"] = set(sys.modules)
+            return run_supervisor(self)
+        def traced_spawn(plan):
+            new = sorted(set(sys.modules) - seen["at_fork"])
+            with open(os.path.join(plan.cwd, ".sys", "imports.json"), "w") as f:
+                json.dump(new, f)
+            return spawn(plan)
+        supervisor.Supervisor.run, launch.spawn = traced_run, traced_spawn
+        run = exp.submit(cfg("quick.py"))
+        run.wait_for_completion()
+        report(run=run.id, new=json.load(open(os.path.join(run.folder, ".sys", "imports.json"))))
+    """)
+    assert [] == report["new"]
+
+
+def test_the_submitter_is_woken_by_the_recorded_end_not_the_supervisor_exit(ws, src):
+    """wait_for_completion() in the submitting process returns once the run's end is
+    recorded, while the supervisor is still there (it lingers here), without polling."""
+    report = drive(ws, src, """
+        from runner.execution import supervisor, wait
+        from runner.store import proc
+        wait.POLL = 3600.0  # no status poll could end this wait
+        run_supervisor = supervisor.Supervisor.run
+        def lingering(self):
+            code = run_supervisor(self)
+            import time
+            time.sleep(60)
+            return code
+        supervisor.Supervisor.run = lingering
+        run = exp.submit(cfg("quick.py"))
+        details = run.wait_for_completion()
+        row = ws.store.get_run(run.id)
+        report(run=run.id, status=details["status"], pid=row["owner_pid"],
+               alive=proc.is_alive(row["owner_pid"], row["owner_start"]))
+    """)
+    try:
+        assert "Completed" == report["status"]
+        assert report["alive"] is True
+    finally:
+        supervisor = psutil.Process(report["pid"])
+        if report["run"] in cmdline(report["pid"]):
+            supervisor.kill()

@@ -18,7 +18,6 @@ The file format of ``from_yaml`` / ``save`` is documented in
 from __future__ import annotations
 
 import copy
-import logging
 import os
 import re
 from pathlib import Path
@@ -29,8 +28,6 @@ from ..core.paths import WorkspacePaths
 from ..envs import schema as _schema
 
 __all__ = ["CondaDependencies", "DockerSection", "Environment", "PythonSection"]
-
-logger = logging.getLogger(__name__)
 
 #: What ``Environment(name)`` sets, as Azure ML did (and that variable reaches the script).
 DEFAULT_ENVIRONMENT_VARIABLES = {"EXAMPLE_ENV_VAR": "EXAMPLE_VALUE"}

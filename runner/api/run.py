@@ -457,12 +457,18 @@ _USER: list[str | None] = []
 def _user() -> str | None:
     """Who is submitting (looked up once per process)."""
     if not _USER:
-        import getpass
+        # getpass.getuser()'s answer, without importing getpass (and termios) after a
+        # run ended, when ``runner submit`` is about to print its summary and exit.
+        user = next((os.environ[name] for name in ("LOGNAME", "USER", "LNAME", "USERNAME")
+                     if os.environ.get(name)), None)
+        if user is None:
+            try:
+                import pwd
 
-        try:
-            _USER.append(getpass.getuser())
-        except Exception:  # noqa: BLE001 - no user name in some containers
-            _USER.append(None)
+                user = pwd.getpwuid(os.getuid())[0]
+            except Exception:  # noqa: BLE001 - no user name in some containers (or no pwd)
+                user = None
+        _USER.append(user)
     return _USER[0]
 
 

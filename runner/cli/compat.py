@@ -18,10 +18,7 @@ the end of their path.
 from __future__ import annotations
 
 import os
-import site
-import subprocess
 import sys
-import sysconfig
 from pathlib import Path
 
 import click
@@ -43,7 +40,11 @@ def compat_dir() -> Path:
 
 def _site_dir(user: bool) -> Path:
     if user:
+        import site
+
         return Path(site.getusersitepackages())
+    import sysconfig  # here, not at import: `runner submit` loads this module too
+
     return Path(sysconfig.get_paths()["purelib"])
 
 
@@ -54,6 +55,8 @@ def _which_azureml() -> tuple[str | None, bool]:
             "import azureml; print(s.origin if s else ''); "
             "print(getattr(azureml, 'RUNNER_COMPAT', False))")
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    import subprocess
+
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env=env, timeout=60)
     if proc.returncode != 0:

@@ -36,7 +36,16 @@ def start_supervisor(ws: Workspace, run_id: str, private: dict[str, Any], mode: 
 
 def _preload(private: dict[str, Any]) -> None:
     """Import what the supervisor will need once here, so no forked child imports it
-    again; a managed environment's builder only when the run has one."""
+    again; a managed environment's builder only when the run has one.
+
+    Everything the way to the script's start imports counts: a module imported in
+    the child is imported again by every run's supervisor (psutil is not: a short
+    run's supervisor never needs it, a long one imports it while the script runs).
+    """
+    from ..envs import prepare as _prepare  # noqa: F401
+    from ..snapshot import workcopy as _workcopy  # noqa: F401
+    from . import launch as _launch  # noqa: F401
+    from . import shim as _shim  # noqa: F401
     from . import supervisor as _supervisor  # noqa: F401
 
     env = private.get("environment")

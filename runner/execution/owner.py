@@ -7,7 +7,8 @@ more (the supervisor adds SIGCHLD). It records itself as the run's owner (pid +
 start time) as it starts. :func:`start_detached` starts one, forked from the
 submitting process when that has a single thread (no second interpreter
 start), or else as ``python -m MODULE ROOT RUN_ID``, and lets a waiter in this
-process know when it is gone.
+process know when it is done: a forked owner closes a pipe once the run's end is
+recorded (a moment before it exits), and its exit closes it in any case.
 """
 
 from __future__ import annotations
@@ -40,11 +41,14 @@ RECORD_TIMEOUT = 10.0
 _done: dict[str, Any] = {}
 #: In a forked owner: the pipe end whose closing tells the submitter "recorded".
 _recorded_fd: int | None = None
+#: In a forked owner: the pipe end whose closing tells the submitter "the end is recorded".
+_ended_fd: int | None = None
 
 
 def done_event(run_id: str) -> Any:
-    """Set when this process's own owner of ``run_id`` has exited: an object with
-    ``wait(timeout)`` and ``is_set()``, or None when this process did not start it."""
+    """Set when this process's own owner of ``run_id`` has exited, or (forked) has
+    recorded the run's end: an object with ``wait(timeout)`` and ``is_set()``, or None
+    when this process did not start it."""
     return _done.get(run_id)
 
 
@@ -119,7 +123,13 @@ class RunOwner:
         return self.cancel_flag
 
     def _touch(self, status: str) -> None:
+        """Touch the status marker; after the terminal status, also wake this run's
+        submitter (the record says the end by now: the status is written first)."""
         touch_status(self.run_dir, status)
+        from ..core.status import RunStatus
+
+        if status in RunStatus.TERMINAL:
+            _announce_ended()
 
     def _log(self, text: str) -> None:
         """A line in the owner's own log (``.sys/supervisor.log``)."""
@@ -222,8 +232,8 @@ def start_detached(ws: Any, run_id: str, private: dict[str, Any], mode: str, *,
     old_mask = _block_cancel_signals()
     try:
         if mode == "fork":
-            pid = _fork_owner(ws, run_id, run_dir, owner, title, preload)
-            waiter: Any = _Exited(pid)
+            pid, ended = _fork_owner(ws, run_id, run_dir, owner, title, preload)
+            waiter: Any = _Exited(pid, ended)
         else:
             env = dict(os.environ)
             env[PRIVATE_VAR] = json.dumps(private)
@@ -265,7 +275,7 @@ def unblock_cancel_signals() -> None:
 
 
 def _fork_owner(ws: Any, run_id: str, run_dir: Path, owner: Callable[[], int], title: str,
-                preload: Callable[[], None]) -> int:
+                preload: Callable[[], None]) -> tuple[int, int]:
     """Fork twice: the grandchild owns the run, the child exits at once.
 
     The grandchild is then nobody's child here: no zombie, and no reaper thread
@@ -273,11 +283,16 @@ def _fork_owner(ws: Any, run_id: str, run_dir: Path, owner: Callable[[], int], t
     back through a pipe, which it closes once it has recorded itself in the
     store: when this returns, the run's owner is the grandchild, even if this
     process dies the next instant.
+
+    Returns:
+        The grandchild's pid, and the read end of a second pipe that the grandchild
+        holds open until the run's end is recorded (or it exits).
     """
     from ..store.db import no_connections_open
 
     preload()
     read_end, write_end = os.pipe()
+    ended_r, ended_w = os.pipe()
     try:
         with no_connections_open():
             child = os.fork()
@@ -285,32 +300,40 @@ def _fork_owner(ws: Any, run_id: str, run_dir: Path, owner: Callable[[], int], t
                 code = 70
                 try:
                     os.close(read_end)
+                    os.close(ended_r)
                     os.setsid()
                     grandchild = os.fork()
                     if grandchild == 0:
-                        _owner_child(run_id, run_dir, owner, title, write_end)
+                        _owner_child(run_id, run_dir, owner, title, write_end, ended_w)
                     os.write(write_end, str(grandchild).encode())
                     code = 0
                 finally:
                     os._exit(code)
         os.close(write_end)
         write_end = -1
+        os.close(ended_w)
+        ended_w = -1
         data, closed = _read_until_closed(read_end, RECORD_TIMEOUT)
+    except BaseException:
+        os.close(ended_r)
+        raise
     finally:
         os.close(read_end)
-        if write_end >= 0:
-            os.close(write_end)
+        for fd in (write_end, ended_w):
+            if fd >= 0:
+                os.close(fd)
     _, status = os.waitpid(child, 0)
     # The child's pid and the grandchild's byte may come in either order (each one
     # write of under PIPE_BUF bytes, so neither is split).
     digits, recorded = data.replace(_RECORDED, b""), _RECORDED in data
     if not digits:
+        os.close(ended_r)
         raise OSError(f"could not start the owner of run {run_id} "
                       f"(fork exit status {os.waitstatus_to_exitcode(status)})")
     pid = int(digits)
     if not (closed and recorded):  # slow, or died before recording itself: record it
         ws.store.update_run(run_id, owner_pid=pid, owner_start=_proc.start_time(pid))
-    return pid
+    return pid, ended_r
 
 
 def _read_until_closed(fd: int, timeout: float) -> tuple[bytes, bool]:
@@ -340,14 +363,26 @@ def _announce_recorded() -> None:
         _recorded_fd = None
 
 
+def _announce_ended() -> None:
+    """In a forked owner: tell the submitter that the run's end is recorded (close the
+    pipe it waits on; exiting would close it too, a moment later)."""
+    global _ended_fd
+    if _ended_fd is not None:
+        try:
+            os.close(_ended_fd)
+        except OSError:  # pragma: no cover
+            pass
+        _ended_fd = None
+
+
 def _owner_child(run_id: str, run_dir: Path, owner: Callable[[], int], title: str,
-                 recorded_fd: int) -> None:
+                 recorded_fd: int, ended_fd: int) -> None:
     """In the forked grandchild: take a name, drop every inherited descriptor, own the
     run, and leave without running any of the parent's exit handlers."""
     from . import proctitle
 
-    global _recorded_fd
-    _recorded_fd = recorded_fd
+    global _recorded_fd, _ended_fd
+    _recorded_fd, _ended_fd = recorded_fd, ended_fd
     code = 70
     try:
         proctitle.set_comm(f"runner:{run_id[-8:]}")
@@ -358,7 +393,7 @@ def _owner_child(run_id: str, run_dir: Path, owner: Callable[[], int], title: st
         os.dup2(devnull, 0)
         os.dup2(devnull, 1)
         os.dup2(log, 2)
-        _drop_inherited(devnull, keep={log, recorded_fd})
+        _drop_inherited(devnull, keep={log, recorded_fd, ended_fd})
         os.close(log)
         os.close(devnull)
         from ..inrun import context as _context
@@ -403,16 +438,21 @@ def _max_fd() -> int:
 
 
 class _Exited:
-    """Whether a forked owner (not our child: see :func:`_fork_owner`) has exited.
+    """Whether a forked owner (not our child: see :func:`_fork_owner`) is done: it has
+    recorded the run's end, or exited.
 
-    Waits on a pidfd where Linux has them (5.3+), else polls the pid's identity.
-    Behaves like the ``threading.Event`` that an exec'd owner's reaper sets.
+    Waits on two descriptors at once: the pipe the owner closes once the end is
+    recorded (and its exit closes in any case), and a pidfd where Linux has them
+    (5.3+): the pidfd still says "exited" should a process the owner forked hold the
+    pipe open. Without a pidfd, the pid's identity is polled besides. Behaves like the
+    ``threading.Event`` that an exec'd owner's reaper sets.
     """
 
-    def __init__(self, pid: int) -> None:
+    def __init__(self, pid: int, ended: int | None = None) -> None:
         self.pid = pid
         self.started = _proc.start_time(pid)
         self.fd: int | None = None
+        self.ended = ended
         self._set = self.started is None
         if not self._set and hasattr(os, "pidfd_open"):
             try:
@@ -420,44 +460,59 @@ class _Exited:
             except OSError:
                 self.fd = None
             if self.fd is not None and not _proc.is_alive(pid, self.started):
-                self._close()  # a new process may have taken the pid before pidfd_open
-                self._set = True
+                self._set = True  # a new process may have taken the pid before pidfd_open
+        if self._set:
+            self._close()
 
     def is_set(self) -> bool:
-        """True once the owner has exited."""
+        """True once the owner is done."""
         return self.wait(0)
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Wait up to ``timeout`` seconds for the owner to exit; True if it has."""
+        """Wait up to ``timeout`` seconds for the owner to be done; True if it is."""
         if self._set:
             return True
-        if self.fd is not None:
-            try:
-                ready = readable(self.fd, timeout)
-            except OSError:
-                ready = True
-            if ready:
-                self._close()
-                self._set = True
-            return self._set
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while _proc.is_alive(self.pid, self.started):
-            if deadline is not None and time.monotonic() >= deadline:
-                return False
-            time.sleep(0.02)
+        fds = [fd for fd in (self.ended, self.fd) if fd is not None]
+        if self.fd is None:  # no pidfd: poll the identity, the pipe in between
+            deadline = None if timeout is None else time.monotonic() + timeout
+            while _proc.is_alive(self.pid, self.started):
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return False
+                if fds and _any_ready(fds, 0.02 if left is None else min(left, 0.02)):
+                    break
+                if not fds:
+                    time.sleep(0.02)
+        elif not _any_ready(fds, timeout):
+            return False
+        self._close()
         self._set = True
         return True
 
     def _close(self) -> None:
-        if self.fd is not None:
-            try:
-                os.close(self.fd)
-            except OSError:
-                pass
-            self.fd = None
+        for name in ("fd", "ended"):
+            fd = getattr(self, name)
+            if fd is not None:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+                setattr(self, name, None)
 
     def __del__(self) -> None:
         self._close()
+
+
+def _any_ready(fds: list[int], timeout: float | None) -> bool:
+    """Wait up to ``timeout`` seconds (None: no limit) until one of ``fds`` is readable
+    or hung up; an error on one counts as ready (its owner is gone)."""
+    poller = select.poll()
+    for fd in fds:
+        poller.register(fd, select.POLLIN)
+    try:
+        return bool(poller.poll(None if timeout is None else max(timeout, 0.0) * 1000))
+    except OSError:  # pragma: no cover
+        return True
 
 
 def _reap_popen(proc: subprocess.Popen, event: threading.Event) -> None:

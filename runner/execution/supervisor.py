@@ -69,6 +69,7 @@ class Supervisor(RunOwner):
         self.env_hash: str | None = None
         self.script_start: float | None = None
         self.no_space: str | None = None  # where a write failed for lack of space
+        self.subreaper = False  # True once the run's orphans are re-parented to us
 
     def _install_signals(self) -> None:
         super()._install_signals()
@@ -79,7 +80,7 @@ class Supervisor(RunOwner):
     def run(self) -> int:
         """Supervise the run to its end; returns the process exit code."""
         self._install_signals()
-        _become_subreaper()
+        self.subreaper = _become_subreaper()
         (self.run_dir / ".sys").mkdir(parents=True, exist_ok=True)
         try:
             if not self._wait_for_slot():
@@ -175,9 +176,10 @@ class Supervisor(RunOwner):
 
             plan.env.update(visible_devices(held))
             self.samples.gpu = GpuSampler(held)
-        from .distributed import wrap  # N ranks, when distributed_job_config asks for them
+        if self.definition.get("distributed"):  # N ranks, as distributed_job_config asks
+            from .distributed import wrap
 
-        plan = wrap(plan, self.definition.get("distributed"))
+            plan = wrap(plan, self.definition["distributed"])
         try:
             self.proc = _launch.spawn(plan)
         except OSError as exc:
@@ -333,6 +335,10 @@ class Supervisor(RunOwner):
         (:func:`_become_subreaper`), and are ended as our own children.
         """
         assert self.proc is not None
+        if self.subreaper and not _has_children():
+            # Every process the script left (its group, its setsid() daemons) would be
+            # our descendant, and the kernel says we have no child at all: nothing is left.
+            return
         orphans = _orphans(self.proc.pid)
         _proc.end_tree(self.proc.pid, self.script_start,
                        grace=self.config.cancel_grace_seconds, extra=orphans)
@@ -453,8 +459,9 @@ def _no_space_error(where: str, error: dict[str, Any] | None) -> dict[str, Any]:
     return error_record(message, code="NoSpaceLeft")
 
 
-def _become_subreaper() -> None:
-    """Linux: adopt the run's orphans (PR_SET_CHILD_SUBREAPER), so none escapes the end.
+def _become_subreaper() -> bool:
+    """Linux: adopt the run's orphans (PR_SET_CHILD_SUBREAPER), so none escapes the end;
+    True when this process now is a subreaper.
 
     A daemon that double-forks and calls ``setsid()`` leaves the script's process
     group; as a subreaper, this process becomes its parent instead of init, and
@@ -462,7 +469,7 @@ def _become_subreaper() -> None:
     outlives the run; the README says so.
     """
     if not sys.platform.startswith("linux"):
-        return
+        return False
     try:
         import ctypes
 
@@ -471,6 +478,23 @@ def _become_subreaper() -> None:
             raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER) failed")
     except (OSError, AttributeError) as exc:  # pragma: no cover - no prctl: as before
         print(f"runner: cannot become a child subreaper: {exc}", file=sys.stderr)
+        return False
+    return True
+
+
+def _has_children() -> bool:
+    """True when this process has a child process, running or not yet reaped.
+
+    One ``waitid`` that reaps nothing (``WNOWAIT``): it fails with ECHILD only when
+    there is no child at all. Where it is missing, assume there are children.
+    """
+    if not hasattr(os, "waitid"):  # pragma: no cover - Windows
+        return True
+    try:
+        os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:
+        return False
+    return True
 
 
 def _orphans(script_pid: int) -> list:

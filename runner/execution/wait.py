@@ -2,7 +2,10 @@
 
 Waiting wakes on file events in the run folder (the supervisor touches
 ``.sys/status``; the script appends to ``logs/``) with a slow poll as a safety
-net. In the submitting process the supervisor's exit wakes it directly.
+net. In the submitting process the supervisor's exit wakes it directly, and its
+output is read every ``STREAM_POLL`` seconds instead: closing an inotify
+instance that has seen events waits for a kernel grace period (often 10-20 ms),
+which every ``runner submit`` would pay once its run has ended.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ if TYPE_CHECKING:
 
 #: Seconds between status checks when no file event comes.
 POLL = 0.5
+#: Seconds between reads of the logs of a run this process started, while streaming.
+STREAM_POLL = 0.1
 #: Seconds between checks that a waited-for run still has an owner following it.
 REATTACH_CHECK = 2.0
 
@@ -60,7 +65,7 @@ def wait_for_completion(run: Run, *, show_output: bool = False,
         out.write(f"RunId: {run.id}\nWeb View: {run.get_portal_url()}\n")
         out.flush()
     watcher = None
-    if show_output or reaped is None:
+    if reaped is None:  # another process's run: its files' events wake us
         watcher = Watcher([run.folder / ".sys", run.folder / "logs"])
     next_check = time.monotonic() + REATTACH_CHECK
     try:
@@ -75,7 +80,7 @@ def wait_for_completion(run: Run, *, show_output: bool = False,
                 next_check = time.monotonic() + REATTACH_CHECK
                 hooks.call("reattach", run)
             if watcher is None and reaped is not None and not reaped.is_set():
-                reaped.wait(POLL)
+                reaped.wait(STREAM_POLL if streamer else POLL)
             elif watcher is None:  # the owner is gone but no end is recorded yet
                 time.sleep(POLL)
             else:

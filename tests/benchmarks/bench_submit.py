@@ -16,6 +16,14 @@ Prints JSON. Cases, interleaved so that all see the same load:
 - ``cli``: ``runner submit script.py``.
 
 Targets: ``python`` and ``user_managed`` <= 1.5x their bare run; ``cli`` <= 3.5x.
+
+``phases_ms`` splits each submitted case's median by what the run's record says
+(``created``, ``start_time`` when the script was launched, ``end_time``):
+``before_record`` (submit's own work up to writing the run row; for ``cli`` the
+command's start-up too), ``supervisor_to_launch``, ``script_to_end`` (the script's
+whole life, its supervisor reaping and finalizing it) and ``end_to_return`` (the
+waiter noticing; for ``cli`` also the command's exit). ``submit_returned`` is when
+``exp.submit()`` returned, from its call.
 """
 
 from __future__ import annotations
@@ -70,20 +78,42 @@ def main() -> None:
             subprocess.run([on_path, "script.py"], cwd=src, check=True, env=env,
                            stdout=subprocess.DEVNULL)
 
-        def from_python() -> None:
-            run = exp.submit(config)
+        phases: dict[str, list[dict[str, float]]] = {}
+
+        def record(name: str, run_id: str, called: float, returned: float | None) -> None:
+            done = time.time()
+            row = ws.store.get_run(run_id)
+            phase = {
+                "before_record": row["created"] - called,
+                "supervisor_to_launch": row["start_time"] - row["created"],
+                "script_to_end": row["end_time"] - row["start_time"],
+                "end_to_return": done - row["end_time"],
+            }
+            if returned is not None:
+                phase["submit_returned"] = returned - called
+            phases.setdefault(name, []).append(phase)
+
+        def submitted(name: str, cfg: ScriptRunConfig) -> None:
+            called = time.time()
+            run = exp.submit(cfg)
+            returned = time.time()
             details = run.wait_for_completion()
             assert details["status"] == "Completed", details
+            record(name, run.id, called, returned)
+
+        def from_python() -> None:
+            submitted("python", config)
 
         def user_managed() -> None:
-            run = exp.submit(user_config)
-            details = run.wait_for_completion()
-            assert details["status"] == "Completed", details
+            submitted("user_managed", user_config)
 
         def via_cli() -> None:
+            called = time.time()
             subprocess.run([runner_cmd, "submit", "--experiment", "bench", "--source-dir",
                             str(src), "script.py"], env=env, check=True,
                            stdout=subprocess.DEVNULL)
+            newest = ws.store.read("SELECT id FROM runs ORDER BY created DESC LIMIT 1")
+            record("cli", newest[0][0], called, None)
 
         cases = {"bare": bare, "python": from_python, "bare_path": bare_path,
                  "user_managed": user_managed, "cli": via_cli}
@@ -94,6 +124,7 @@ def main() -> None:
             except (subprocess.CalledProcessError, FileNotFoundError) as exc:
                 cli_error = f"{name}: {exc}"
                 del cases[name]
+        phases.clear()
         times: dict[str, list[float]] = {name: [] for name in cases}
         for _ in range(args.repeat):
             for name, fn in cases.items():
@@ -110,6 +141,9 @@ def main() -> None:
             "best_ratio": {name: round(min(times[name]) / min(times[b]), 2)
                            for name, b in base.items() if name in med},
             "targets": {"python": 1.5, "user_managed": 1.5, "cli": 3.5},
+            "phases_ms": {name: {key: round(statistics.median(p[key] for p in runs) * 1000, 1)
+                                 for key in runs[0]}
+                          for name, runs in phases.items()},
         }
         if cli_error:
             result["error"] = cli_error
