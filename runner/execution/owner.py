@@ -13,6 +13,7 @@ recorded (a moment before it exits), and its exit closes it in any case.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import select
@@ -295,7 +296,14 @@ def _fork_owner(ws: Any, run_id: str, run_dir: Path, owner: Callable[[], int], t
     ended_r, ended_w = os.pipe()
     try:
         with no_connections_open():
-            child = os.fork()
+            # Frozen, the objects inherited are never walked by the children's garbage
+            # collector: their pages stay shared instead of being copied on write.
+            gc.freeze()
+            try:
+                child = os.fork()
+            finally:
+                if child != 0:
+                    gc.unfreeze()
             if child == 0:  # pragma: no cover - the child; measured by its effects
                 code = 70
                 try:
