@@ -298,11 +298,12 @@ def _fork_owner(ws: Any, run_id: str, run_dir: Path, owner: Callable[[], int], t
         with no_connections_open():
             # Frozen, the objects inherited are never walked by the children's garbage
             # collector: their pages stay shared instead of being copied on write.
+            child = -1
             gc.freeze()
             try:
                 child = os.fork()
             finally:
-                if child != 0:
+                if child != 0:  # this process (also when the fork failed)
                     gc.unfreeze()
             if child == 0:  # pragma: no cover - the child; measured by its effects
                 code = 70
