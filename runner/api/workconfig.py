@@ -44,6 +44,13 @@ TEMPLATE = """\
 # can then not open a snapshot file for writing in place; replacing it works).
 # working_copy: copy
 
+# With working_copy: copy, a run's copy that is provably untouched at its end (no
+# file written, chmod-ed, renamed, added or linked) is kept for the next run of the
+# same snapshot, which then starts with a few renames instead of a copy. At most
+# this many such copies and bytes are kept (most recently used); 0 keeps none.
+# working_copy_pool_entries: 4
+# working_copy_pool_bytes: 1073741824
+
 # GPU ids runs may be given (`runner submit --gpus N`, resources={"gpu": N}). When
 # unset they are found with NVML (pip install "runner[gpu]") or nvidia-smi.
 # gpus: [0, 1, 2, 3]
@@ -85,6 +92,8 @@ class WorkspaceConfig:
     sample_interval_seconds: float = 10.0
     supervisor_start: str = "fork" if hasattr(os, "fork") else "exec"
     working_copy: str = "copy"
+    working_copy_pool_entries: int = 4
+    working_copy_pool_bytes: int = 1024**3
     #: name -> a validated target (``runner.targets``); see ``compute_targets`` above.
     compute_targets: dict[str, Any] = field(default_factory=dict)
     #: GPU ids of this machine, overriding discovery (``runner.execution.gpus``).
@@ -99,6 +108,8 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "sample_interval_seconds": (int, float),
     "supervisor_start": (str,),
     "working_copy": (str,),
+    "working_copy_pool_entries": (int,),
+    "working_copy_pool_bytes": (int,),
     "compute_targets": (dict,),
     "gpus": (list,),
 }
@@ -196,7 +207,8 @@ def config_from_dict(data: dict[str, Any], source: str = "config") -> WorkspaceC
         if getattr(config, key) < 1:
             raise ConfigError(f"setting {key!r} in {source} must be at least 1.",
                               key=key, path=source)
-    for key in ("cancel_grace_seconds", "sample_interval_seconds"):
+    for key in ("cancel_grace_seconds", "sample_interval_seconds",
+                "working_copy_pool_entries", "working_copy_pool_bytes"):
         if getattr(config, key) < 0:
             raise ConfigError(f"setting {key!r} in {source} must not be negative.",
                               key=key, path=source)

@@ -16,6 +16,8 @@
                              (the default one, workspaceblobstore)
       runs/<run_id>/         record of one run: outputs/, logs/, uploaded files
                              (while it runs, also the working copy of its snapshot)
+      workcopies/<entry>/    pristine working copies kept for the next run of their snapshot
+                             (see runner/snapshot/workpool.py)
       shim/                  what a run's interpreter gets on its path (runner, azureml)
       locks/                 lock files
       tmp/                   scratch space, same filesystem as the rest
@@ -68,6 +70,10 @@ class WorkspacePaths:
     @property
     def runs(self) -> Path:
         return self.runner_dir / "runs"
+
+    @property
+    def workcopies(self) -> Path:
+        return self.runner_dir / "workcopies"
 
     @property
     def shim(self) -> Path:

@@ -1,7 +1,8 @@
 """The supervisor: one process that owns one submitted run from Queued to its end.
 
 It waits for a slot (``max_concurrent_runs``), prepares the environment,
-materializes the snapshot into the run folder, launches the script, and then
+materializes the snapshot into the run folder (or takes a pristine pooled copy
+of it, :mod:`runner.snapshot.workpool`), launches the script, and then
 waits for one of: the script's exit (SIGCHLD), a cancel request (SIGUSR1 or
 SIGTERM, and the store's ``cancel_requested``), the time limit, or the next
 resource sample. Finally it keeps ``outputs/`` and ``logs/``, drops the rest of
@@ -125,7 +126,7 @@ class Supervisor(RunOwner):
     def _prepare_and_launch(self) -> bool:
         from ..envs import prepare as _envs
         from ..envs.prepare import canonical
-        from ..snapshot import workcopy as _workcopy
+        from ..snapshot import workpool as _workpool
         from . import launch as _launch
         from . import shim as _shim
 
@@ -133,9 +134,11 @@ class Supervisor(RunOwner):
         logs = self.run_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         snapshot_id = self.row["snapshot_id"]
-        if snapshot_id:
-            _workcopy.working_copy(paths, snapshot_id, self.run_dir,
-                                   self.config.working_copy)
+        if snapshot_id:  # a pristine pooled copy of the snapshot, or a new one
+            self.workcopy = _workpool.prepare(
+                paths, snapshot_id, self.run_dir, self.config.working_copy,
+                _workpool.PoolLimits(self.config.working_copy_pool_entries,
+                                     self.config.working_copy_pool_bytes))
         env_spec = self.private.get("environment", self.definition.get("environment"))
         managed = env_spec is not None and \
             not canonical(env_spec)["python"]["user_managed_dependencies"]
@@ -273,7 +276,8 @@ class Supervisor(RunOwner):
         full = self.no_space or _full_filesystem(self.run_dir)
         if full:
             status, error = FAILED, _no_space_error(full, error)
-        prune_working_copy(self.run_dir, set(self.store.artifacts(self.run_id)))
+        prune_working_copy(self.run_dir, set(self.store.artifacts(self.run_id)),
+                           getattr(self, "workcopy", None))
         self._finish(status, error)
 
     def _finish(self, status: str, error: dict[str, Any] | None) -> None:
@@ -503,8 +507,14 @@ def _orphans(script_pid: int) -> list:
     return [p for p in procs if p.pid != script_pid]
 
 
-def prune_working_copy(run_dir: Path, keep: set[str]) -> None:
-    """Remove the working copy: all but ``outputs/``, ``logs/``, ``.sys/`` and uploads."""
+def prune_working_copy(run_dir: Path, keep: set[str], copy: Any = None) -> None:
+    """Remove the working copy: all but ``outputs/``, ``logs/``, ``.sys/`` and uploads.
+
+    ``copy``, the :class:`runner.snapshot.workpool.WorkingCopy` the run got, goes to
+    the pool for the next run of its snapshot when it is provably untouched.
+    """
+    if copy is not None:
+        copy.pool_if_pristine(keep)
     keep_top = {"outputs", "logs", ".sys"}
     keep_prefixes = {name.split("/", 1)[0] for name in keep}
     for entry in list(run_dir.iterdir()):
