@@ -333,3 +333,16 @@ def _sha256(data: bytes) -> str:
     import hashlib
 
     return hashlib.sha256(data).hexdigest()
+
+
+def test_pool_settings_are_checked():
+    """working_copy_pool_entries and _bytes default to 4 and 1 GiB; negative ones are refused."""
+    from runner.api.workconfig import config_from_dict
+    from runner.core.errors import ConfigError
+
+    config = config_from_dict({}, "config.yaml")
+    assert (4, 1024**3) == (config.working_copy_pool_entries, config.working_copy_pool_bytes)
+    assert 0 == config_from_dict({"working_copy_pool_entries": 0}).working_copy_pool_entries
+    for key in ("working_copy_pool_entries", "working_copy_pool_bytes"):
+        with pytest.raises(ConfigError, match=key):
+            config_from_dict({key: -1}, "config.yaml")

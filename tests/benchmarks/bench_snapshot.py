@@ -23,6 +23,10 @@ a user sees it: ``exp.submit(cfg)`` + ``wait_for_completion()`` of a one-line
 script in it (snapshot reused, working copy made, run, working copy removed),
 each timed next to a fresh ``cp -r`` of the tree.
 
+With the default copies, the cold submit leaves its untouched working copy in
+the workspace's pool (``runner.snapshot.workpool``) and the timed submits take it
+in turn; ``pool_entries`` in the output counts what the pool held at the end.
+
 Targets: first snapshot + materialize <= 2.0x cp -r; warm re-snapshot <= 0.05x;
 warm re-snapshot + materialize <= 1.0x; whole warm submit <= 1.0x.
 
@@ -127,6 +131,8 @@ def one_round(base: Path, src: Path, limits: SnapshotLimits, index: int) -> dict
 WORKING_COPY = ["?"]
 #: The ``working_copy`` setting the whole-submit rounds ask for.
 WORKING_COPY_MODE = ["link"]
+#: Pooled working copies left after the whole-submit rounds.
+POOL_ENTRIES = [0]
 
 
 def whole_submit(base: Path, src: Path, rounds: int) -> list[dict[str, float]]:
@@ -164,6 +170,9 @@ def whole_submit(base: Path, src: Path, rounds: int) -> list[dict[str, float]]:
 
         row["submit"] = timed(submit)
         out.append(row)
+    pool = ws.paths.runner_dir / "workcopies"
+    POOL_ENTRIES[0] = len([n for n in os.listdir(pool) if not n.startswith(".")]) \
+        if pool.is_dir() else 0
     return out
 
 
@@ -212,6 +221,7 @@ def main() -> None:
     if submits:
         result["whole_submit"] = {
             "working_copy": WORKING_COPY[0],
+            "pool_entries": POOL_ENTRIES[0],
             "cp_r_s": round(statistics.median(r["cp_r"] for r in submits), 4),
             "submit_s": round(statistics.median(r["submit"] for r in submits), 4),
             "ratio_to_cp_r": round(statistics.median(r["submit"] / r["cp_r"] for r in submits), 3),
