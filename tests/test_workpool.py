@@ -346,3 +346,15 @@ def test_pool_settings_are_checked():
     for key in ("working_copy_pool_entries", "working_copy_pool_bytes"):
         with pytest.raises(ConfigError, match=key):
             config_from_dict({key: -1}, "config.yaml")
+
+
+def test_a_snapshot_with_its_own_outputs_folder_is_not_pooled(exp: Experiment, src: Path):
+    """A source folder holding outputs/ mixes with the run's outputs: always a fresh copy."""
+    (src / "outputs").mkdir()
+    (src / "outputs" / "given.txt").write_text("from the source\n")
+    first = submit(exp, src)
+    second = submit(exp, src)
+
+    assert [] == pooled(exp.workspace)
+    assert identity(first) != identity(second)
+    assert content(first) == content(second)

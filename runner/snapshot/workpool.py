@@ -191,7 +191,7 @@ def _record(paths: WorkspacePaths, snapshot_id: str, run_dir: Path) -> tuple[Fac
             if not parent:
                 break
             rel = parent
-    if layout[""] & RUN_FOLDER_NAMES:  # the snapshot's outputs/ would mix with the run's
+    if not layout[""] or layout[""] & RUN_FOLDER_NAMES:  # (its outputs/ mixes with the run's)
         return None, 0
     facts = _scan(str(run_dir), layout)
     if facts is None or any(facts[d].keys() != names for d, names in layout.items()):
