@@ -134,9 +134,10 @@ def prepare(paths: WorkspacePaths, snapshot_id: str, run_dir: str | os.PathLike[
     """Make a run's working copy in ``run_dir``: a pristine one from the pool, else a new one.
 
     With ``mode="copy"`` and a pool (``limits``), a pooled copy of the same
-    snapshot is taken if there is one and it is still pristine; otherwise the
-    copy is made by :func:`~runner.snapshot.workcopy.working_copy` and its facts
-    recorded so that :meth:`WorkingCopy.pool_if_pristine` can keep it.
+    snapshot is taken if there is one (made by this uid under this umask, its
+    top-level entries as recorded); otherwise the copy is made by
+    :func:`~runner.snapshot.workcopy.working_copy` and its facts recorded so that
+    :meth:`WorkingCopy.pool_if_pristine` can keep it.
 
     Raises:
         NotFoundError: No snapshot has this id.
@@ -347,7 +348,7 @@ def _take(paths: WorkspacePaths, snapshot_id: str, run_dir: Path,
 
 def _adopt(paths: WorkspacePaths, snapshot_id: str, claim: Path, run_dir: Path,
            limits: PoolLimits, size: int) -> WorkingCopy | None:
-    """Check a claimed entry against its facts and move its tree into ``run_dir``."""
+    """Check a claimed entry's facts file and listing, and move its tree into ``run_dir``."""
     try:
         data = marshal.loads((claim / FACTS_NAME).read_bytes())
         facts: Facts = data["facts"]
