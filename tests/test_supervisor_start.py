@@ -269,7 +269,7 @@ def test_a_forked_supervisor_imports_nothing_on_its_way_to_the_script(ws, src):
         run.wait_for_completion()
         report(run=run.id, new=json.load(open(os.path.join(run.folder, ".sys", "imports.json"))))
     """)
-    assert [] == report["new"]
+    assert [] == report["new"], report["new"]
 
 
 def test_the_submitter_is_woken_by_the_recorded_end_not_the_supervisor_exit(ws, src):

@@ -43,7 +43,7 @@ def _preload(private: dict[str, Any]) -> None:
     run's supervisor never needs it, a long one imports it while the script runs).
     """
     from ..envs import prepare as _prepare  # noqa: F401
-    from ..snapshot import workcopy as _workcopy  # noqa: F401
+    from ..snapshot import workpool as _workpool  # noqa: F401
     from . import launch as _launch  # noqa: F401
     from . import shim as _shim  # noqa: F401
     from . import supervisor as _supervisor  # noqa: F401

@@ -286,7 +286,7 @@ def _key(snapshot_id: str) -> str:
 def _umask() -> int:
     """The process umask, read without changing it where the platform says it."""
     try:
-        with open("/proc/self/status", encoding="ascii") as f:
+        with open("/proc/self/status", encoding="utf-8") as f:
             for line in f:
                 if line.startswith("Umask:"):
                     return int(line.split()[1], 8)
