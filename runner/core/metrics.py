@@ -242,24 +242,32 @@ class Merged:
     """
 
     def __init__(self) -> None:
-        self.entries: dict[str, list[Any]] = {}
+        # A name seen once keeps its drained tuple (nothing new for the garbage
+        # collector to walk: a drain of 100,000 names makes no object per name here);
+        # a name seen again gets a ``[kind, values, steps, floats]`` list.
+        self.entries: dict[str, tuple | list[Any]] = {}
         self.values = 0
 
     def add(self, drained: list[tuple]) -> None:
         """Append every entry of ``drained``."""
         entries = self.entries
-        for name, kind, values, steps, floats in drained:
-            self.values += len(values) + (len(floats) if floats is not None else 0)
+        count = 0
+        for item in drained:
+            name, _kind, values, steps, floats = item
+            count += len(values) + (len(floats) if floats is not None else 0)
             entry = entries.get(name)
             if entry is None:
-                entries[name] = [kind, values, steps, floats]
-            else:
-                _append(entry, values, steps, floats)
+                entries[name] = item
+                continue
+            if type(entry) is tuple:
+                entry = entries[name] = list(entry[1:])
+            _append(entry, values, steps, floats)
+        self.values += count
 
     def drained(self) -> list[tuple]:
         """The merged entries, as a drained list."""
-        return [(name, kind, values, steps, floats)
-                for name, (kind, values, steps, floats) in self.entries.items()]
+        return [entry if type(entry) is tuple else (name, *entry)
+                for name, entry in self.entries.items()]
 
     def __len__(self) -> int:
         return len(self.entries)

@@ -42,11 +42,13 @@ def encode(drained: list) -> tuple[str, bytes, bytes, str | None]:
             writes the drain directly, where each entry's failure is its own).
     """
     names = []
+    kinds = []
     counts = array("q")
     blobs = []
     items = None
     for index, (name, kind, values, steps, floats) in enumerate(drained):
-        names.append((name, kind))
+        names.append(name)
+        kinds.append(kind)
         if floats is not None:
             counts.append(len(floats))
             blobs.append(floats.tobytes())
@@ -59,12 +61,13 @@ def encode(drained: list) -> tuple[str, bytes, bytes, str | None]:
         elif items is not None:
             items.append(None)
     text = json.dumps(items, allow_nan=True) if items is not None else None
-    return json.dumps(names), counts.tobytes(), b"".join(blobs), text
+    # Two lists of strings, not a pair per entry: no object per name to build.
+    return json.dumps((names, kinds)), counts.tobytes(), b"".join(blobs), text
 
 
 def decode(names: str, counts: bytes, floats: bytes, items: str | None) -> list:
     """The drained list that :func:`encode` wrote."""
-    pairs = json.loads(names)
+    entry_names, kinds = json.loads(names)
     sizes = array("q")
     sizes.frombytes(counts)
     data = array("d")
@@ -72,7 +75,8 @@ def decode(names: str, counts: bytes, floats: bytes, items: str | None) -> list:
     cells = json.loads(items) if items is not None else None
     out = []
     at = 0
-    for index, (name, kind) in enumerate(pairs):
+    for index, name in enumerate(entry_names):
+        kind = kinds[index]
         size = sizes[index]
         trailing = data[at : at + size] if size else None
         at += size
@@ -192,7 +196,7 @@ class MetricJournal:
             sizes = array("q")
             sizes.frombytes(counts)
             cells = json.loads(items) if items is not None else None
-            for index, (name, _kind) in enumerate(json.loads(names)):
+            for index, name in enumerate(json.loads(names)[0]):
                 if index < done:
                     continue
                 cell = cells[index] if cells is not None and index < len(cells) else None
