@@ -37,7 +37,7 @@ WRITE_NAMES = 5000
 #: (:mod:`runner.store.metric_journal`) and moved into metric chunks in steps.
 JOURNAL_NAMES = 1000
 #: Seconds of a background write cycle spent moving journal rows into chunks.
-MOVE_SECONDS = 0.15
+MOVE_SECONDS = 0.1
 #: Values held for moving above which loggers wait for the writer (backpressure).
 BACKLOG_VALUES = 4_000_000
 

@@ -31,7 +31,7 @@ from ..core.errors import StoreError
 from . import proc as _proc
 
 #: Entries moved into metric chunks per transaction.
-STEP_NAMES = 2000
+STEP_NAMES = 1000
 
 
 def encode(drained: list) -> tuple[str, bytes, bytes, str | None]:
