@@ -107,8 +107,8 @@ WITNESS = "lib/deep/keep.txt"
 
 
 def make_source(folder: Path, extra: str = "") -> Path:
-    """A small tree with the things a copy must get right: folders, an executable,
-    a symlink, an empty folder, binary data."""
+    """A tree with the things a copy must get right: folders, an executable, a
+    symlink, an empty folder, binary data; and POOL_MIN_FILES more files."""
     (folder / "lib" / "deep").mkdir(parents=True)
     (folder / "data" / "sub").mkdir(parents=True)
     (folder / "empty").mkdir()
@@ -124,6 +124,10 @@ def make_source(folder: Path, extra: str = "") -> Path:
         os.chmod(folder / name, 0o755)
     os.symlink("lib/util.py", folder / "link.py")
     os.symlink("util.py", folder / "lib" / "link.py")
+    # Enough files for the pool to pay (smaller snapshots are copied afresh).
+    (folder / "filler").mkdir()
+    for i in range(workpool.POOL_MIN_FILES):
+        (folder / "filler" / f"f{i:03d}.txt").write_text(f"{i}\n")
     old = time.time() - 3600  # the stat cache trusts files older than 2 seconds
     for path in folder.rglob("*"):
         os.utime(path, (old, old), follow_symlinks=False)
@@ -358,3 +362,17 @@ def test_a_snapshot_with_its_own_outputs_folder_is_not_pooled(exp: Experiment, s
     assert [] == pooled(exp.workspace)
     assert identity(first) != identity(second)
     assert content(first) == content(second)
+
+
+def test_a_small_snapshot_is_copied_afresh_every_time(exp: Experiment, tmp_path: Path):
+    """Below POOL_MIN_FILES files and POOL_MIN_BYTES bytes a copy is cheaper than pooling."""
+    small = tmp_path / "small"
+    small.mkdir()
+    (small / "main.py").write_text(SCRIPT)
+    (small / "data").mkdir()
+    (small / "data" / "a.txt").write_text("original data\n")
+    first = submit(exp, small)
+    second = submit(exp, small)
+
+    assert [] == pooled(exp.workspace)
+    assert identity(first, "data/a.txt") != identity(second, "data/a.txt")

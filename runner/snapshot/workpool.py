@@ -64,8 +64,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..core.errors import RunnerError
 from ..core.paths import WorkspacePaths
-from .snapshots import load_manifest
+from .snapshots import MANIFEST_NAME, load_manifest
 from .workcopy import working_copy
 
 FACTS_NAME = "FACTS.marshal"
@@ -145,7 +146,8 @@ def prepare(paths: WorkspacePaths, snapshot_id: str, run_dir: str | os.PathLike[
     """
     limits = PoolLimits() if limits is None else limits
     run_dir = Path(run_dir)
-    pooled = mode == "copy" and limits.entries > 0 and limits.bytes > 0
+    pooled = mode == "copy" and limits.entries > 0 and limits.bytes > 0 and \
+        _worth_pooling(paths, snapshot_id)
     if pooled:
         try:
             taken = _take(paths, snapshot_id, run_dir, limits)
@@ -158,6 +160,31 @@ def prepare(paths: WorkspacePaths, snapshot_id: str, run_dir: str | os.PathLike[
     if pooled and how == "copy":
         copy.facts, copy.bytes = _record(paths, snapshot_id, run_dir)
     return copy
+
+
+#: Snapshots smaller than both of these are copied afresh every time: pooling one
+#: (recording its facts, waiting for the ctime clock, renames) costs more than
+#: copying it.
+POOL_MIN_FILES = 256
+POOL_MIN_BYTES = 8 << 20
+#: A manifest file at least this big lists POOL_MIN_FILES entries or more.
+_BIG_MANIFEST = 64 << 10
+
+
+def _worth_pooling(paths: WorkspacePaths, snapshot_id: str) -> bool:
+    """True when a snapshot is big enough for the pool to pay (many files or many bytes).
+
+    Judged from the manifest file's size first (a big one lists many files), and
+    only a small one is read for its byte count.
+    """
+    try:
+        if (paths.snapshot_dir(snapshot_id) / MANIFEST_NAME).stat().st_size >= _BIG_MANIFEST:
+            return True
+        manifest = load_manifest(paths, snapshot_id)
+    except (OSError, RunnerError):
+        return False  # the copy itself will say what is wrong
+    return int(manifest.get("files") or 0) >= POOL_MIN_FILES or \
+        int(manifest.get("bytes") or 0) >= POOL_MIN_BYTES
 
 
 def clear_pool(paths: WorkspacePaths) -> int:

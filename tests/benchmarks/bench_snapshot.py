@@ -30,9 +30,9 @@ in turn; ``pool_entries`` in the output counts what the pool held at the end.
 Targets: first snapshot + materialize <= 2.0x cp -r; warm re-snapshot <= 0.05x;
 warm re-snapshot + materialize <= 1.0x; whole warm submit <= 1.0x.
 
-The whole-submit rounds use ``working_copy: link`` (``--copy`` for the default
-copies): the linked copy links files where their read-only mode binds the process
-and copies them for root (see ``runner.snapshot.workcopy``). To measure an
+The whole-submit rounds use the default copies (``--link`` for ``working_copy:
+link``: the linked copy links files where their read-only mode binds the process
+and copies them for root, see ``runner.snapshot.workcopy``). To measure an
 ordinary user's path from a root shell, drop the capability that lets root
 ignore the mode::
 
@@ -130,7 +130,7 @@ def one_round(base: Path, src: Path, limits: SnapshotLimits, index: int) -> dict
 #: How the runs' working copies were made: ``link`` or ``copy``.
 WORKING_COPY = ["?"]
 #: The ``working_copy`` setting the whole-submit rounds ask for.
-WORKING_COPY_MODE = ["link"]
+WORKING_COPY_MODE = ["copy"]
 #: Pooled working copies left after the whole-submit rounds.
 POOL_ENTRIES = [0]
 
@@ -184,11 +184,12 @@ def main() -> None:
     parser.add_argument("--mb", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--submit", type=int, default=3, help="whole-submit rounds (0: none)")
-    parser.add_argument("--copy", action="store_true",
-                        help="whole submits with the default working_copy: copy")
+    parser.add_argument("--link", action="store_true",
+                        help="whole submits with working_copy: link (default: the "
+                             "default copies, with the pool)")
     args = parser.parse_args()
-    if args.copy:
-        WORKING_COPY_MODE[0] = "copy"
+    if args.link:
+        WORKING_COPY_MODE[0] = "link"
     limits = SnapshotLimits(max_bytes=1024**3, max_files=10_000)
     base = Path(tempfile.mkdtemp(prefix="bench-snapshot-", dir=args.dir)).resolve()
     try:
