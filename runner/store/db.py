@@ -20,7 +20,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from ..core import gpus as _gpus
 from ..core.errors import ArtifactError, RunNotFound, StoreError, UsageError
 from ..core.paths import WorkspacePaths
 from .metric_rows import MetricRows
@@ -378,6 +377,8 @@ class Store(MetricRows):
                 return False
             given = None
             if gpus > 0:
+                from ..core import gpus as _gpus  # here: a script's store never needs it
+
                 given = _gpus.assign(machine_gpus, self._gpu_holders(conn, active), gpus)
                 if given is None:
                     return False
