@@ -205,3 +205,37 @@ def test_a_logging_call_waits_for_a_writer_that_got_no_turn(exp: Experiment, mon
         _flusher._wake.set()
     run.complete()
     assert (1, [(4097,)]) == (cycles, stored)
+
+
+def test_a_forked_child_that_exits_normally_never_moves_its_parents_rows(ws: Workspace,
+                                                                       tmp_path: Path):
+    """The parent has journal rows to move when it forks; the child exits normally (its
+    exit handlers run); every value is stored once."""
+    script = tmp_path / "fork.py"
+    script.write_text(textwrap.dedent('''
+        import os, sys
+        from runner import Experiment, Workspace
+        from runner.api import run_metrics
+        from runner.inrun import flusher
+        run_metrics.MOVE_SECONDS = 0.0
+        ws = Workspace(sys.argv[1])
+        run = Experiment(ws, "journal").start_logging(snapshot_directory=None, outputs=False)
+        for r in range(3):
+            for j in range(3000):
+                run.log(f"m{j}", float(r))
+            flusher.flush_all(complete=False)
+        with run._write_lock:  # no background cycle moves rows across the fork
+            pid = os.fork()
+        if pid == 0:
+            run.log("child", 1.0)
+            sys.exit(0)  # atexit and finalizers run here
+        os.waitpid(pid, 0)
+        run.complete()
+        print(run.id)
+    '''))
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    out = subprocess.run([sys.executable, str(script), str(ws.root)], capture_output=True,
+                         text=True, env=env, check=True)
+    metrics = Workspace(ws.root).get_run(out.stdout.strip()).get_metrics()
+    assert (3001, [0.0, 1.0, 2.0], [0.0, 1.0, 2.0], 1.0) == (
+        len(metrics), metrics["m0"], metrics["m2999"], metrics["child"])

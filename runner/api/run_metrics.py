@@ -52,6 +52,14 @@ class JournalState:
     """
 
     def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every row (in a forked child: they are the parent's to move).
+
+        In place: a dropped handle's finalizer holds this object, and must find it
+        empty in a child rather than move the parent's rows a second time.
+        """
         self.moving: list[Any] | None = None
         self.merged = _metrics.Merged()
         self.next_ids: list[int] = []
@@ -187,7 +195,7 @@ class RunMetrics:
     def _after_fork(self) -> None:
         """In a forked child: the parent writes what was queued; start empty."""
         self._write_lock = threading.RLock()
-        self._journal = JournalState()  # the parent's rows are the parent's to move
+        self._journal.reset()  # the parent's rows are the parent's to move
         self._buffer.reset()
         self._fast = self._buffer.fast
         self._unwritten = []
