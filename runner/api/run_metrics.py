@@ -196,6 +196,8 @@ class RunMetrics:
         """In a forked child: the parent writes what was queued; start empty."""
         self._write_lock = threading.RLock()
         self._journal.reset()  # the parent's rows are the parent's to move
+        self._lost_values = None  # and its losses the parent's to record
+        self._failing_since = None
         self._buffer.reset()
         self._fast = self._buffer.fast
         self._unwritten = []
