@@ -239,3 +239,15 @@ def test_a_forked_child_that_exits_normally_never_moves_its_parents_rows(ws: Wor
     metrics = Workspace(ws.root).get_run(out.stdout.strip()).get_metrics()
     assert (3001, [0.0, 1.0, 2.0], [0.0, 1.0, 2.0], 1.0) == (
         len(metrics), metrics["m0"], metrics["m2999"], metrics["child"])
+
+
+def test_the_reader_that_records_a_dead_owner_moves_its_journal_rows(ws: Workspace):
+    """Reading the status of a run whose owner was killed ends it Failed with every
+    journal row moved into metric chunks, before any metric is read."""
+    proc, run_id, pending = _start_writer(ws, names=3000, rounds=2)
+    _kill(proc)
+    status = Workspace(ws.root).get_run(run_id).get_status()
+    rows = ws.store.read("SELECT COUNT(*) FROM metric_journal")[0][0]
+    stored = ws.store.read("SELECT SUM(count) FROM metrics WHERE run_id = ?", (run_id,))[0][0]
+    assert pending > 0
+    assert ("Failed", 0, 2 * 3000 + 5) == (status, rows, stored)

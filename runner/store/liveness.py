@@ -67,6 +67,11 @@ def reconcile(store: Store, row: dict[str, Any]) -> dict[str, Any]:
             "completing it."
         )
     error = error_record(message, code="OwnerDied")
+    # What the dead owner's writers made durable in the metric journal goes into the
+    # record with its end (any reader of metrics would move it too).
+    settle = getattr(store, "settle_journal", None)
+    if settle is not None:
+        settle([row["id"]])
     now = time.time()
     try:
         store.update_run(
