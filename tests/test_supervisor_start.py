@@ -253,18 +253,19 @@ def test_a_forked_supervisor_imports_nothing_on_its_way_to_the_script(ws, src):
     """What a supervisor needs up to the script's launch is imported once, in the
     submitter before it forks, not again in every run's supervisor."""
     report = drive(ws, src, """
-        from runner.execution import launch, supervisor
+        from runner.execution import supervisor
         seen = {}
-        run_supervisor, spawn = supervisor.Supervisor.run, launch.spawn
+        run_supervisor, record = supervisor.Supervisor.run, supervisor.Supervisor._record_running
         def traced_run(self):
             seen["at_fork"] = set(sys.modules)
             return run_supervisor(self)
-        def traced_spawn(plan):
+        def traced_record(self):  # the script started, about to run its code
             new = sorted(set(sys.modules) - seen["at_fork"])
-            with open(os.path.join(plan.cwd, ".sys", "imports.json"), "w") as f:
+            with open(os.path.join(self.run_dir, ".sys", "imports.json"), "w") as f:
                 json.dump(new, f)
-            return spawn(plan)
-        supervisor.Supervisor.run, launch.spawn = traced_run, traced_spawn
+            return record(self)
+        supervisor.Supervisor.run = traced_run
+        supervisor.Supervisor._record_running = traced_record
         run = exp.submit(cfg("quick.py"))
         run.wait_for_completion()
         report(run=run.id, new=json.load(open(os.path.join(run.folder, ".sys", "imports.json"))))

@@ -76,13 +76,55 @@ def spawn(plan: LaunchPlan) -> subprocess.Popen:
     Raises:
         OSError: the program cannot be started (missing, not executable).
     """
+    return _spawn(plan, plan.env, ())
+
+
+def spawn_held(plan: LaunchPlan) -> tuple[subprocess.Popen, int]:
+    """Start a planned *script* whose interpreter then waits before running it.
+
+    The interpreter's own start (tens of milliseconds) overlaps the rest of the
+    run's preparation (its working copy). Returns the process and the descriptor
+    to :func:`release` it with; closing that descriptor instead (or the
+    supervisor dying) makes it exit without running the script.
+
+    Raises:
+        OSError: the program cannot be started (missing, not executable).
+    """
+    read_end, write_end = os.pipe()
+    try:
+        proc = _spawn(plan, {**plan.env, "RUNNER_HOLD_FD": str(read_end)}, (read_end,))
+    except BaseException:
+        os.close(write_end)
+        raise
+    finally:
+        os.close(read_end)
+    return proc, write_end
+
+
+def release(fd: int) -> None:
+    """Let a held script run (see :func:`spawn_held`).
+
+    A process that is gone already (killed meanwhile) is reaped as any other: its
+    exit status says what happened.
+    """
+    try:
+        os.write(fd, b"1")
+    except BrokenPipeError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _spawn(plan: LaunchPlan, env: dict[str, str], pass_fds: tuple[int, ...]
+           ) -> subprocess.Popen:
     plan.log.parent.mkdir(parents=True, exist_ok=True)
     plan.error_file.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(plan.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     try:
         return subprocess.Popen(
-            plan.argv, cwd=plan.cwd, env=plan.env, stdin=subprocess.DEVNULL,
+            plan.argv, cwd=plan.cwd, env=env, stdin=subprocess.DEVNULL,
             stdout=fd, stderr=subprocess.STDOUT, start_new_session=True, close_fds=True,
+            pass_fds=pass_fds,
         )
     finally:
         os.close(fd)

@@ -43,6 +43,10 @@ from ..store import liveness as _liveness
 from ..store import proc as _proc
 from .gpus import machine_gpus
 from .owner import RunOwner
+from .samples import Samples as _Samples
+from .samples import full_filesystem as _full_filesystem
+from .samples import is_no_space as _is_no_space
+from .samples import no_space_error as _no_space_error
 
 #: Seconds between queue checks while waiting for a slot.
 QUEUE_POLL = 0.2
@@ -51,8 +55,6 @@ FIRST_SAMPLE = 0.2
 #: How long the supervisor keeps retrying its last write on a full disk (the run
 #: stays as it was, its supervisor alive, until space comes back or this passes).
 DISK_FULL_WAIT = 600.0
-#: Free bytes below which the run folder's filesystem counts as full.
-FULL_BELOW = 64 * 1024
 
 
 class Supervisor(RunOwner):
@@ -124,24 +126,68 @@ class Supervisor(RunOwner):
             self._sleep(QUEUE_POLL)
 
     def _prepare_and_launch(self) -> bool:
-        from ..envs import prepare as _envs
+        """Prepare the environment and the working copy, start the program, record it.
+
+        A script in an environment that needs no build is started first, held
+        before it runs (:func:`runner.execution.launch.spawn_held`): its
+        interpreter starts while the working copy is made, and it is let go once
+        the run is recorded Running.
+        """
         from ..envs.prepare import canonical
+        from . import launch as _launch
+
+        logs = self.run_dir / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        env_spec = self.private.get("environment", self.definition.get("environment"))
+        managed = env_spec is not None and \
+            not canonical(env_spec)["python"]["user_managed_dependencies"]
+        early = not managed and self.definition.get("command") is None and \
+            not self.definition.get("distributed")
+        if not early:
+            self._make_working_copy()
+        plan = self._plan(env_spec, managed, logs)
+        if plan is None:
+            return False
+        if not early:
+            return self._start(_launch.spawn, plan)
+        held = self._start(_launch.spawn_held, plan)
+        if not held:
+            return False
+        proc, release_fd = held
+        try:
+            self._make_working_copy()
+            canceled = self._cancel_requested()
+        except BaseException:
+            os.close(release_fd)  # it leaves without running the script
+            proc.wait()
+            raise
+        if canceled:
+            os.close(release_fd)
+            proc.wait()
+            self._finish(CANCELED, None)
+            return False
+        self.proc = proc
+        self._record_running()
+        _launch.release(release_fd)
+        return True
+
+    def _make_working_copy(self) -> None:
         from ..snapshot import workpool as _workpool
+
+        snapshot_id = self.row["snapshot_id"]
+        if snapshot_id:  # a pristine pooled copy of the snapshot, or a new one
+            self.workcopy = _workpool.prepare(
+                self.ws.paths, snapshot_id, self.run_dir, self.config.working_copy,
+                _workpool.PoolLimits(self.config.working_copy_pool_entries,
+                                     self.config.working_copy_pool_bytes))
+
+    def _plan(self, env_spec: Any, managed: bool, logs: Path) -> Any:
+        """The launch plan, or None when the run ended (a failed build, a cancel)."""
+        from ..envs import prepare as _envs
         from . import launch as _launch
         from . import shim as _shim
 
         paths = self.ws.paths
-        logs = self.run_dir / "logs"
-        logs.mkdir(parents=True, exist_ok=True)
-        snapshot_id = self.row["snapshot_id"]
-        if snapshot_id:  # a pristine pooled copy of the snapshot, or a new one
-            self.workcopy = _workpool.prepare(
-                paths, snapshot_id, self.run_dir, self.config.working_copy,
-                _workpool.PoolLimits(self.config.working_copy_pool_entries,
-                                     self.config.working_copy_pool_bytes))
-        env_spec = self.private.get("environment", self.definition.get("environment"))
-        managed = env_spec is not None and \
-            not canonical(env_spec)["python"]["user_managed_dependencies"]
         try:
             if managed:
                 with open(logs / "env_build.txt", "ab", buffering=0) as out:
@@ -153,7 +199,7 @@ class Supervisor(RunOwner):
             message = getattr(exc, "message", None) or str(exc)
             self._finish(FAILED, error_record(
                 f"Preparing the environment failed: {message}", code="EnvironmentError"))
-            return False
+            return None
         self.env_hash = resolved.env_hash
         if self.env_hash:
             self.store.add_properties(self.run_id, {"runner.environment.hash": self.env_hash})
@@ -162,7 +208,7 @@ class Supervisor(RunOwner):
                     **self.definition, "environmentPackages": resolved.freeze})
         if self._cancel_requested():
             self._finish(CANCELED, None)
-            return False
+            return None
         plan = _launch.plan_launch(
             run_id=self.run_id, experiment=self.row["experiment"],
             workspace_root=paths.root, run_dir=self.run_dir, python=resolved.python,
@@ -173,7 +219,9 @@ class Supervisor(RunOwner):
                       **self.private.get("env", self.definition.get("environmentVariables", {}))},
             shim=_shim.ensure_shim(paths), base_env=dict(os.environ),
         )
-        held = self.store.get_run(self.run_id).get("gpus")
+        # The GPUs the claim gave (none asked for: nothing to read).
+        held = self.store.get_run(self.run_id).get("gpus") \
+            if _gpus.requested(self.definition.get("resources")) > 0 else None
         if held is not None:  # exactly its GPUs, whatever the environment said
             from .gpus import GpuSampler, visible_devices
 
@@ -183,12 +231,25 @@ class Supervisor(RunOwner):
             from .distributed import wrap
 
             plan = wrap(plan, self.definition["distributed"])
+        return plan
+
+    def _start(self, spawn: Any, plan: Any) -> Any:
+        """``spawn(plan)``; on a plain spawn also record the run Running. False (the run
+        ended Failed) when the program cannot be started."""
         try:
-            self.proc = _launch.spawn(plan)
+            started = spawn(plan)
         except OSError as exc:
             self._finish(FAILED, error_record(
                 f"The run's program could not be started: {exc}", code="UserError"))
             return False
+        if isinstance(started, tuple):
+            return started
+        self.proc = started
+        self._record_running()
+        return True
+
+    def _record_running(self) -> None:
+        assert self.proc is not None
         self.launched_at = time.time()
         self.script_start = _proc.start_time(self.proc.pid)
         script = {"script_pid": self.proc.pid, "script_start": self.script_start}
@@ -197,7 +258,6 @@ class Supervisor(RunOwner):
             self._touch(RUNNING)
         else:  # a cancel came in meanwhile: still record what to end
             self.store.update_run(self.run_id, **script)
-        return True
 
     def _supervise(self) -> None:
         assert self.proc is not None
@@ -376,91 +436,6 @@ class Supervisor(RunOwner):
             release_lease(self.ws.paths, self.env_hash, self.run_id)
         except Exception:  # noqa: BLE001
             self._log(traceback.format_exc())
-
-
-class _Samples:
-    """CPU and memory of the run's process tree, sampled with psutil."""
-
-    def __init__(self) -> None:
-        self.last: dict[str, float] | None = None
-        self.peak_rss = 0
-        self.cpu_time = 0.0
-        self.count = 0
-        self._prev: tuple[float, float] | None = None
-        self.gpu: Any = None  # a GpuSampler when the run holds GPUs
-
-    def take(self, pid: int) -> None:
-        procs = _proc.tree(pid)
-        rss = 0
-        cpu = 0.0
-        for p in procs:
-            try:
-                rss += p.memory_info().rss
-                t = p.cpu_times()
-                cpu += t.user + t.system
-            except Exception:  # noqa: BLE001 - gone between listing and reading
-                continue
-        if not procs:
-            return
-        now = time.monotonic()
-        percent = 0.0
-        if self._prev is not None and now > self._prev[0]:
-            percent = max(0.0, (cpu - self._prev[1]) / (now - self._prev[0]) * 100)
-        self._prev = (now, cpu)
-        self.peak_rss = max(self.peak_rss, rss)
-        self.cpu_time = max(self.cpu_time, cpu)
-        self.count += 1
-        self.last = {"cpu_percent": round(percent, 1), "memory_rss_bytes": float(rss)}
-        if self.gpu is not None:
-            self.last.update(self.gpu.sample())
-
-    def summary(self, rusage) -> dict[str, Any]:
-        peak = self.peak_rss
-        cpu = self.cpu_time
-        if rusage is not None:
-            scale = 1 if sys.platform == "darwin" else 1024
-            peak = max(peak, int(rusage.ru_maxrss * scale))
-            cpu = max(cpu, rusage.ru_utime + rusage.ru_stime)
-        if not peak and not cpu and not self.count:
-            return {}
-        return {"peakMemoryBytes": peak, "cpuTimeSeconds": round(cpu, 3),
-                "samples": self.count}
-
-
-def _is_no_space(exc: BaseException) -> bool:
-    """True when ``exc`` (or what caused it) is a full disk: ENOSPC or SQLITE_FULL."""
-    import errno
-
-    seen = 0
-    while exc is not None and seen < 10:
-        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            return True
-        if "database or disk is full" in str(exc) or "No space left on device" in str(exc):
-            return True
-        exc = exc.__cause__ or exc.__context__
-        seen += 1
-    return False
-
-
-def _full_filesystem(run_dir: Path) -> str | None:
-    """Where the run's filesystem is full (fewer than FULL_BELOW bytes free), or None."""
-    try:
-        st = os.statvfs(run_dir)
-    except OSError:
-        return None
-    free = st.f_bavail * st.f_frsize
-    if free >= FULL_BELOW:
-        return None
-    return f"the filesystem of the run folder {run_dir} is full ({free:,} bytes free)"
-
-
-def _no_space_error(where: str, error: dict[str, Any] | None) -> dict[str, Any]:
-    """The run's error for a full disk, keeping what the script's failure said."""
-    before = ((error or {}).get("error") or {}).get("message")
-    message = f"No space left on device: {where}."
-    if before:
-        message += f" The run's own error: {before}"
-    return error_record(message, code="NoSpaceLeft")
 
 
 def _become_subreaper() -> bool:
