@@ -76,3 +76,17 @@ def test_a_submitted_script_sees_its_whole_working_copy_at_its_first_line(
     assert ("Completed", 400) == (run.get_status(),
                                   json.loads((Path(run.folder) / "outputs" / "seen.json")
                                              .read_text()))
+
+
+def test_a_held_process_that_never_reads_its_pipe_is_killed(monkeypatch):
+    """_drop_held: closing the pipe, then a kill after HELD_EXIT_WAIT for a process that hangs."""
+    import subprocess
+
+    from runner.execution import supervisor
+
+    read_end, write_end = os.pipe()
+    proc = subprocess.Popen(["sleep", "60"], pass_fds=(read_end,))
+    os.close(read_end)
+    monkeypatch.setattr(supervisor, "HELD_EXIT_WAIT", 0.2)
+    supervisor._drop_held(proc, write_end)
+    assert -9 == proc.returncode

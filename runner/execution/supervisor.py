@@ -55,6 +55,8 @@ FIRST_SAMPLE = 0.2
 #: How long the supervisor keeps retrying its last write on a full disk (the run
 #: stays as it was, its supervisor alive, until space comes back or this passes).
 DISK_FULL_WAIT = 600.0
+#: Seconds a held script that is not to run gets to leave before it is killed.
+HELD_EXIT_WAIT = 10.0
 
 
 class Supervisor(RunOwner):
@@ -158,12 +160,10 @@ class Supervisor(RunOwner):
             self._make_working_copy()
             canceled = self._cancel_requested()
         except BaseException:
-            os.close(release_fd)  # it leaves without running the script
-            proc.wait()
+            _drop_held(proc, release_fd)
             raise
         if canceled:
-            os.close(release_fd)
-            proc.wait()
+            _drop_held(proc, release_fd)
             self._finish(CANCELED, None)
             return False
         self.proc = proc
@@ -436,6 +436,23 @@ class Supervisor(RunOwner):
             release_lease(self.ws.paths, self.env_hash, self.run_id)
         except Exception:  # noqa: BLE001
             self._log(traceback.format_exc())
+
+
+def _drop_held(proc: Any, release_fd: int) -> None:
+    """End a held script that is not to run: closing its pipe makes it leave unrun.
+
+    One whose interpreter hangs before it reads the pipe is killed after
+    HELD_EXIT_WAIT seconds: it is this process's unreaped child, so its pid
+    cannot belong to anyone else.
+    """
+    import subprocess
+
+    os.close(release_fd)
+    try:
+        proc.wait(timeout=HELD_EXIT_WAIT)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def _become_subreaper() -> bool:
