@@ -55,6 +55,25 @@ _WRITER = textwrap.dedent('''
 ''')
 
 
+def _rounds(rounds: int, names: int, move_seconds: float | None = None) -> str:
+    """A script's start: an interactive run in the workspace ``sys.argv[1]``, ``rounds``
+    rounds over ``names`` names, each made durable by one bounded background cycle."""
+    knob = f"run_metrics.MOVE_SECONDS = {move_seconds}\n" if move_seconds is not None else ""
+    return textwrap.dedent(f'''
+        import sys
+        from runner import Experiment, Workspace
+        from runner.api import run_metrics
+        from runner.inrun import flusher
+        {knob}
+        ws = Workspace(sys.argv[1])
+        run = Experiment(ws, "journal").start_logging(snapshot_directory=None, outputs=False)
+        for r in range({rounds}):
+            for j in range({names}):
+                run.log(f"m{{j}}", float(r))
+            flusher.flush_all(complete=False)
+    ''')
+
+
 def _start_writer(ws: Workspace, names: int, rounds: int) -> tuple[subprocess.Popen, str, int]:
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     proc = subprocess.Popen([sys.executable, "-c", _WRITER, str(ws.root), str(names),
@@ -104,18 +123,7 @@ def test_a_reader_leaves_a_live_writers_journal_rows_to_it(ws: Workspace):
 def test_a_clean_exit_moves_every_row(ws: Workspace, tmp_path: Path):
     """A writer that exits normally leaves no journal row: atexit moves everything."""
     script = tmp_path / "many.py"
-    script.write_text(textwrap.dedent('''
-        import sys
-        from runner import Experiment, Workspace
-        from runner.inrun import flusher
-        ws = Workspace(sys.argv[1])
-        run = Experiment(ws, "journal").start_logging(snapshot_directory=None, outputs=False)
-        for r in range(2):
-            for j in range(3000):
-                run.log(f"m{j}", float(r))
-            flusher.flush_all(complete=False)
-        print(run.id)
-    '''))
+    script.write_text(_rounds(2, 3000) + "print(run.id)\n")
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     out = subprocess.run([sys.executable, str(script), str(ws.root)], capture_output=True,
                          text=True, env=env, check=True)
@@ -212,18 +220,8 @@ def test_a_forked_child_that_exits_normally_never_moves_its_parents_rows(ws: Wor
     """The parent has journal rows to move when it forks; the child exits normally (its
     exit handlers run); every value is stored once."""
     script = tmp_path / "fork.py"
-    script.write_text(textwrap.dedent('''
-        import os, sys
-        from runner import Experiment, Workspace
-        from runner.api import run_metrics
-        from runner.inrun import flusher
-        run_metrics.MOVE_SECONDS = 0.0
-        ws = Workspace(sys.argv[1])
-        run = Experiment(ws, "journal").start_logging(snapshot_directory=None, outputs=False)
-        for r in range(3):
-            for j in range(3000):
-                run.log(f"m{j}", float(r))
-            flusher.flush_all(complete=False)
+    script.write_text(_rounds(3, 3000, move_seconds=0.0) + textwrap.dedent('''
+        import os
         with run._write_lock:  # no background cycle moves rows across the fork
             pid = os.fork()
         if pid == 0:
