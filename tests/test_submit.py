@@ -347,7 +347,10 @@ def test_a_supervisor_started_with_exec_names_the_run_on_its_command_line(ws, sr
     write(src, {"slow.py": "import time; time.sleep(3)\n"})
     run = Experiment(ws, "exec").submit(ScriptRunConfig(src, "slow.py"))
     owner = wait_for(lambda: ws.store.get_run(run.id)["owner_pid"])
-    assert run.id in " ".join(psutil.Process(owner).cmdline())
+    # Read right after its exec, a process's command line can be empty for an instant
+    # (the kernel has not set it up yet): what it says once it says anything counts.
+    shown = wait_for(lambda: " ".join(psutil.Process(owner).cmdline()))
+    assert run.id in shown
     assert "Completed" == run.wait_for_completion()["status"]
 
 
