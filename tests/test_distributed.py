@@ -124,20 +124,27 @@ def test_canceling_a_distributed_run_ends_every_rank(exp: Experiment, tmp_path: 
 
     pids = tmp_path / "pids"
     pids.mkdir()
-    (tmp_path / "train.py").write_text(
+    (tmp_path / "train.py").write_text(  # each pid file appears whole (written, renamed)
         "import os, time\n"
-        f"open(os.path.join({str(pids)!r}, os.environ['RANK']), 'w').write(str(os.getpid()))\n"
+        f"path = os.path.join({str(pids)!r}, os.environ['RANK'])\n"
+        "open(path + '.tmp', 'w').write(str(os.getpid()))\n"
+        "os.replace(path + '.tmp', path)\n"
         "time.sleep(60)\n")
     run = exp.submit(ScriptRunConfig(str(tmp_path), "train.py",
                                      distributed_job_config=PyTorchConfiguration(
                                          process_count=2)))
-    deadline = time.monotonic() + 30
-    while len(list(pids.iterdir())) < 2 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    ranks = [int(p.read_text()) for p in pids.iterdir()]
 
-    run.cancel()
-    run.wait_for_completion(raise_on_error=False)
+    def written():
+        return [p for p in pids.iterdir() if not p.name.endswith(".tmp")]
+
+    try:
+        deadline = time.monotonic() + 30
+        while len(written()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        ranks = [int(p.read_text()) for p in written()]
+    finally:
+        run.cancel()
+        run.wait_for_completion(raise_on_error=False)
 
     assert "Canceled" == run.get_status()
     assert 2 == len(ranks)
