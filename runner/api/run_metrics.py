@@ -37,7 +37,7 @@ WRITE_NAMES = 5000
 #: (:mod:`runner.store.metric_journal`) and moved into metric chunks in steps.
 JOURNAL_NAMES = 1000
 #: Seconds of a background write cycle spent moving journal rows into chunks.
-MOVE_SECONDS = 0.1
+MOVE_SECONDS = 0.05
 #: Values held for moving above which loggers wait for the writer (backpressure).
 BACKLOG_VALUES = 4_000_000
 
@@ -81,11 +81,14 @@ class JournalState:
         while self:
             if self.moving is None:
                 entries = self.merged.drained()
-                row = self.next_ids[0] if len(self.next_ids) == 1 else \
-                    store.journal_metrics(run_id, entries, replaces=self.next_ids)
+                merging = len(self.next_ids) > 1
+                row = store.journal_metrics(run_id, entries, replaces=self.next_ids) \
+                    if merging else self.next_ids[0]
                 self.moving = [row, entries, 0]
                 self.merged = _metrics.Merged()
                 self.next_ids = []
+                if merging and not complete:
+                    return  # that write was this cycle's share: the next drain comes first
             row, entries, done = self.moving
             done = store.move_journal(run_id, row, entries, done, steps=None if complete else 1)
             if done < 0 or done >= len(entries):
