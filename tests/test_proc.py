@@ -34,6 +34,14 @@ def _gone(pid: int, started: float) -> bool:
         return True
 
 
+def _end_both(leader: subprocess.Popen, member: psutil.Process) -> None:
+    """Cleanup: kill and reap the leader, and kill the member if it still runs."""
+    leader.kill()
+    leader.wait()
+    if not _gone(member.pid, member.create_time()):
+        member.kill()
+
+
 def _wait_until(predicate, timeout: float = 3.0) -> bool:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -132,10 +140,7 @@ def test_end_tree_ends_the_process_and_its_descendants():
         assert leader.wait(timeout=3) is not None
         assert _wait_until(lambda: _gone(member.pid, member.create_time()))
     finally:
-        leader.kill()
-        leader.wait()
-        if not _gone(member.pid, member.create_time()):
-            member.kill()
+        _end_both(leader, member)
 
 
 def test_a_group_member_that_outlives_its_leader_is_ended():
@@ -271,7 +276,4 @@ def test_a_descendant_in_another_session_that_ignores_sigterm_is_killed():
 
         assert _wait_until(lambda: _gone(member.pid, member.create_time()))
     finally:
-        leader.kill()
-        leader.wait()
-        if not _gone(member.pid, member.create_time()):
-            member.kill()
+        _end_both(leader, member)

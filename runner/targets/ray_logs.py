@@ -82,12 +82,9 @@ class LogTail:
             with self._lock:
                 if self._stop.is_set():
                     return
-                if skip:
-                    if len(chunk) <= skip:
-                        skip -= len(chunk)
-                        continue
-                    chunk, skip = chunk[skip:], 0
-                self._append(chunk)
+                chunk, skip = _past(chunk, skip)
+                if chunk:
+                    self._append(chunk)
 
     def _append(self, chunk: bytes) -> None:
         with open(self.path, "ab") as f:
@@ -98,12 +95,15 @@ class LogTail:
         self._partial = lines.pop()
         if len(self._partial) > MAX_LINE:
             self._partial = b""
-        marker = EVENT_PREFIX.encode()
         for line in lines:
-            if marker in line:
-                event = parse_event(line.decode("utf-8", "replace"))
-                if event is not None:
-                    self.on_event(event)
+            self._event(line)
+
+    def _event(self, line: bytes) -> None:
+        """Pass the event ``line`` holds, if any, to :attr:`on_event`."""
+        if _MARKER in line:
+            event = parse_event(line.decode("utf-8", "replace"))
+            if event is not None:
+                self.on_event(event)
 
     def finish(self) -> None:
         """Stop following and append whatever the file holds beyond what was copied."""
@@ -123,18 +123,23 @@ class LogTail:
             try:
                 skip = self.offset
                 while chunk := stream.read(CHUNK):
-                    if skip:
-                        if len(chunk) <= skip:
-                            skip -= len(chunk)
-                            continue
-                        chunk, skip = chunk[skip:], 0
-                    self._append(chunk)
+                    chunk, skip = _past(chunk, skip)
+                    if chunk:
+                        self._append(chunk)
             except (OSError, ValueError) as exc:
                 self.last_error = f"{type(exc).__name__}: {exc}"
             finally:
                 stream.close()
-            if EVENT_PREFIX.encode() in self._partial:  # a last line without its newline
-                event = parse_event(self._partial.decode("utf-8", "replace"))
-                if event is not None:
-                    self.on_event(event)
+            self._event(self._partial)  # a last line without its newline
             self._partial = b""
+
+
+_MARKER = EVENT_PREFIX.encode()
+
+
+def _past(chunk: bytes, skip: int) -> tuple[bytes, int]:
+    """What of ``chunk`` lies beyond the ``skip`` bytes still to pass over, and what is
+    left to pass over after it."""
+    if len(chunk) <= skip:
+        return b"", skip - len(chunk)
+    return chunk[skip:], 0
