@@ -153,3 +153,21 @@ def script_run(ws: Workspace, exp: Experiment):
 def python() -> str:
     """The interpreter running the tests."""
     return sys.executable
+
+
+@pytest.fixture
+def fake_conda(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A ``micromamba`` stand-in first on PATH: it records its arguments in the file
+    returned and makes a virtualenv at ``--prefix``."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    calls = tmp_path / "calls.txt"
+    fake = bindir / "micromamba"
+    fake.write_text(f"#!{sys.executable}\nimport subprocess, sys\n"
+                    f"open({str(calls)!r}, 'w').write(' '.join(sys.argv[1:]))\n"
+                    "prefix = sys.argv[sys.argv.index('--prefix') + 1]\n"
+                    f"subprocess.run([{sys.executable!r}, '-m', 'virtualenv', '-q', "
+                    "'--no-periodic-update', prefix], check=True)\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
+    return calls

@@ -288,19 +288,8 @@ def test_acquire_lease_on_missing_environment(tmp_path: Path) -> None:
         acquire_lease(_ws(tmp_path), "0" * 32, "run", os.getpid())
 
 
-def test_conda_opt_in_uses_conda(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_conda_opt_in_uses_conda(tmp_path: Path, fake_conda: Path) -> None:
     """With use_conda and a conda on PATH, conda creates the environment with the packages."""
-    bindir = tmp_path / "bin"
-    bindir.mkdir()
-    calls = tmp_path / "calls.txt"
-    fake = bindir / "micromamba"
-    fake.write_text(f"#!{sys.executable}\nimport subprocess, sys\n"
-                    f"open({str(calls)!r}, 'w').write(' '.join(sys.argv[1:]))\n"
-                    "prefix = sys.argv[sys.argv.index('--prefix') + 1]\n"
-                    f"subprocess.run([{sys.executable!r}, '-m', 'virtualenv', '-q', "
-                    "'--no-periodic-update', prefix], check=True)\n")
-    fake.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
     paths = _ws(tmp_path / "ws")
     env = Environment("conda")
     env.python.conda_dependencies = CondaDependencies.create(conda_packages=["numpy=1.26"],
@@ -308,8 +297,8 @@ def test_conda_opt_in_uses_conda(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     env.python.conda_dependencies.add_channel("conda-forge")
     env.python.use_conda = True
     resolved = prepare_environment(env, paths, None)
-    assert "create --yes --prefix" in calls.read_text()
-    assert "python=3.11 pip numpy=1.26 -c conda-forge" in calls.read_text()
+    assert "create --yes --prefix" in fake_conda.read_text()
+    assert "python=3.11 pip numpy=1.26 -c conda-forge" in fake_conda.read_text()
     assert "conda" == lookup(paths, resolved.env_hash).record["builder"]
 
 

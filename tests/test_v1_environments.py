@@ -99,27 +99,16 @@ def test_conda_packages_without_conda_run_through_pip_with_one_notice(ws, tmp_pa
     assert "Python 3.6.2 is older than runner supports" in build_log
 
 
-def test_conda_packages_are_built_with_conda_when_one_is_on_path(ws, tmp_path, monkeypatch):
+def test_conda_packages_are_built_with_conda_when_one_is_on_path(ws, fake_conda):
     """With micromamba on PATH, conda packages make a conda environment (no opt-in needed)."""
     from runner.envs.cache import lookup
     from runner.envs.prepare import prepare_environment
 
-    bindir = tmp_path / "bin"
-    bindir.mkdir()
-    calls = tmp_path / "calls.txt"
-    fake = bindir / "micromamba"  # a stand-in: records its arguments, makes a virtualenv
-    fake.write_text(f"#!{sys.executable}\nimport subprocess, sys\n"
-                    f"open({str(calls)!r}, 'w').write(' '.join(sys.argv[1:]))\n"
-                    "prefix = sys.argv[sys.argv.index('--prefix') + 1]\n"
-                    f"subprocess.run([{sys.executable!r}, '-m', 'virtualenv', '-q', "
-                    "'--no-periodic-update', prefix], check=True)\n")
-    fake.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
     env = Environment("conda")
     env.python.conda_dependencies = CondaDependencies.create(conda_packages=["numpy=1.26"],
                                                              python_version="3.11")
 
     resolved = prepare_environment(env, ws.paths, None)
 
-    assert "python=3.11 pip numpy=1.26" in calls.read_text()
+    assert "python=3.11 pip numpy=1.26" in fake_conda.read_text()
     assert "conda" == lookup(ws.paths, resolved.env_hash).record["builder"]
