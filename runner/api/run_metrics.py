@@ -61,6 +61,7 @@ class JournalState:
         empty in a child rather than move the parent's rows a second time.
         """
         self.moving: list[Any] | None = None
+        self.moving_values = 0  # values of ``moving`` not yet moved
         self.merged = _metrics.Merged()
         self.next_ids: list[int] = []
 
@@ -69,11 +70,7 @@ class JournalState:
 
     def behind(self) -> bool:
         """True when the writer holds more than BACKLOG_VALUES values to move."""
-        held = self.merged.values
-        if self.moving is not None:
-            held += sum(len(e[2]) + (len(e[4]) if e[4] is not None else 0)
-                        for e in self.moving[1][self.moving[2]:])
-        return held > BACKLOG_VALUES
+        return self.merged.values + self.moving_values > BACKLOG_VALUES
 
     def move(self, store: Any, run_id: str, complete: bool) -> None:
         """Move rows into chunks: all of them, or for about MOVE_SECONDS."""
@@ -85,16 +82,21 @@ class JournalState:
                 row = store.journal_metrics(run_id, entries, replaces=self.next_ids) \
                     if merging else self.next_ids[0]
                 self.moving = [row, entries, 0]
+                self.moving_values = self.merged.values
                 self.merged = _metrics.Merged()
                 self.next_ids = []
                 if merging and not complete:
                     return  # that write was this cycle's share: the next drain comes first
-            row, entries, done = self.moving
-            done = store.move_journal(run_id, row, entries, done, steps=None if complete else 1)
+            row, entries, before = self.moving
+            done = store.move_journal(run_id, row, entries, before,
+                                      steps=None if complete else 1)
             if done < 0 or done >= len(entries):
                 self.moving = None
+                self.moving_values = 0
             else:
                 self.moving[2] = done
+                self.moving_values -= sum(len(e[2]) + (len(e[4]) if e[4] is not None else 0)
+                                          for e in entries[before:done])
             if not complete and time.monotonic() - started > MOVE_SECONDS:
                 return
 

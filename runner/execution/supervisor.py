@@ -151,9 +151,13 @@ class Supervisor(RunOwner):
         if plan is None:
             return False
         if not early:
-            return self._start(_launch.spawn, plan)
-        held = self._start(_launch.spawn_held, plan)
-        if not held:
+            self.proc = self._spawn(_launch.spawn, plan)
+            if self.proc is None:
+                return False
+            self._record_running()
+            return True
+        held = self._spawn(_launch.spawn_held, plan)
+        if held is None:
             return False
         proc, release_fd = held
         try:
@@ -233,20 +237,15 @@ class Supervisor(RunOwner):
             plan = wrap(plan, self.definition["distributed"])
         return plan
 
-    def _start(self, spawn: Any, plan: Any) -> Any:
-        """``spawn(plan)``; on a plain spawn also record the run Running. False (the run
-        ended Failed) when the program cannot be started."""
+    def _spawn(self, spawn: Any, plan: Any) -> Any:
+        """``spawn(plan)``, or None when the program cannot be started (the run then
+        ended Failed)."""
         try:
-            started = spawn(plan)
+            return spawn(plan)
         except OSError as exc:
             self._finish(FAILED, error_record(
                 f"The run's program could not be started: {exc}", code="UserError"))
-            return False
-        if isinstance(started, tuple):
-            return started
-        self.proc = started
-        self._record_running()
-        return True
+            return None
 
     def _record_running(self) -> None:
         assert self.proc is not None
