@@ -269,9 +269,6 @@ class Merged:
         return [entry if type(entry) is tuple else (name, *entry)
                 for name, entry in self.entries.items()]
 
-    def __len__(self) -> int:
-        return len(self.entries)
-
 
 def _append(entry: list[Any], values: list[Any], steps: list[Any] | None,
             floats: array | None) -> None:

@@ -60,13 +60,13 @@ _mp_finalizer: list = []
 
 def register(run: _Flushable) -> None:
     """Have ``run`` flushed in the background from now on."""
-    global _thread, _thread_pid
+    global _thread, _thread_pid, _cycle_done
     with _lock:
         _runs[id(run)] = run
         if _thread is None or _thread_pid != os.getpid() or not _thread.is_alive():
             _thread = threading.Thread(target=_loop, name="runner-metrics", daemon=True)
             _thread_pid = os.getpid()
-            _note_started()
+            _cycle_done = time.monotonic()  # no cycle yet: it is not late
             _thread.start()
             _install_sigterm()
             if not _mp_finalizer and _in_worker():
@@ -140,11 +140,6 @@ LATE = 0.5
 _cycle = threading.Condition(threading.Lock())
 _cycles = 0
 _cycle_done = time.monotonic()
-
-
-def _note_started() -> None:
-    global _cycle_done
-    _cycle_done = time.monotonic()
 
 
 def check_late() -> None:
