@@ -21,6 +21,14 @@ def invoke(ws: Workspace | None, *args: str) -> Result:
     return CliRunner().invoke(cli, [*prefix, *args])
 
 
+def _train_src(tmp_path: Path) -> Path:
+    """A source folder holding a one-line ``train.py``."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "train.py").write_text("x = 1\n")
+    return src
+
+
 def test_non_utf8_config_is_refused_as_bad_config(ws: Workspace):
     """A config.yaml that is not UTF-8 exits 3 with a message naming the file."""
     (ws.root / ".runner" / "config.yaml").write_bytes(b"max_concurrent_runs: 2\n# caf\xe9\n")
@@ -65,9 +73,7 @@ def test_dry_run_over_the_snapshot_limit_fails(ws: Workspace, tmp_path: Path):
 
 def test_dry_run_within_the_limits_lists_the_files(ws: Workspace, tmp_path: Path):
     """`submit --dry-run` of a valid folder still lists what it would capture."""
-    src = tmp_path / "src"
-    src.mkdir()
-    (src / "train.py").write_text("x = 1\n")
+    src = _train_src(tmp_path)
     result = invoke(ws, "submit", "--dry-run", "-d", str(src), "train.py")
     assert 0 == result.exit_code, result.output
     assert "train.py" in result.output
@@ -100,9 +106,7 @@ def test_missing_file_refusal_lists_twenty_names_then_an_ellipsis(exp: Experimen
 
 def test_env_file_that_does_not_exist_is_reported_as_missing(ws: Workspace, tmp_path: Path):
     """`submit --env ./nope.yml` says there is no such file (exit 4)."""
-    src = tmp_path / "src"
-    src.mkdir()
-    (src / "train.py").write_text("x = 1\n")
+    src = _train_src(tmp_path)
     result = invoke(ws, "submit", "--detach", "-d", str(src), "--env", "./nope.yml", "train.py")
     assert 4 == result.exit_code, result.output
     assert "no such file" in result.stderr
@@ -111,9 +115,7 @@ def test_env_file_that_does_not_exist_is_reported_as_missing(ws: Workspace, tmp_
 
 def test_env_var_without_a_value_is_refused(ws: Workspace, tmp_path: Path):
     """`submit --env-var NOEQ` is refused as not KEY=VALUE (exit 2), and no run is made."""
-    src = tmp_path / "src"
-    src.mkdir()
-    (src / "train.py").write_text("x = 1\n")
+    src = _train_src(tmp_path)
     result = invoke(ws, "submit", "--detach", "-d", str(src), "--env-var", "NOEQ", "train.py")
     assert 2 == result.exit_code, result.output
     assert "KEY=VALUE" in result.output + result.stderr
